@@ -1,0 +1,1 @@
+"""Siisurit: download tracker tasks and work entries, match them, publish report views."""

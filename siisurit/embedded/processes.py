@@ -1,0 +1,86 @@
+"""Small helpers to inspect, run and stop server processes."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+
+import psutil
+
+from siisurit.embedded.errors import EmbeddedServiceError
+
+
+def pid_is_alive(pid: int) -> bool:
+    """True if a process with this id exists (it may belong to another user)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def process_is_named(pid: int, executable_name: str) -> bool:
+    """True if `pid` is a live (not zombie) process running `executable_name`; guards against reused pids."""
+    try:
+        process = psutil.Process(pid)
+        if process.status() == psutil.STATUS_ZOMBIE:
+            return False
+        command_line = process.cmdline()
+        names = {process.name(), Path(command_line[0]).name if command_line else ""}
+    except (psutil.NoSuchProcess, psutil.AccessDenied):
+        return False
+    return any(name.startswith(executable_name) for name in names)
+
+
+def stop_process(pid: int, *, signal_number: int, timeout: float, what: str) -> None:
+    """Send `signal_number` to `pid` and wait until it exited."""
+    try:
+        process = psutil.Process(pid)
+        process.send_signal(signal_number)
+        process.wait(timeout)
+    except psutil.NoSuchProcess:
+        return
+    except psutil.TimeoutExpired:
+        raise EmbeddedServiceError(f"{what} (pid {pid}) did not stop within {timeout:g} seconds") from None
+
+
+def run_tool(
+    arguments: Sequence[str | Path],
+    *,
+    what: str,
+    cwd: Path,
+    timeout: float,
+    uid: int | None = None,
+    gid: int | None = None,
+) -> str:
+    """Run a server tool and return its output; on failure raise an error showing that output.
+
+    Output goes to a temporary file, not a pipe: a daemon forked by the tool could inherit a pipe and make us
+    wait for it forever.
+    """
+    as_user: dict[str, object] = {} if uid is None else {"user": uid, "group": gid, "extra_groups": []}
+    with tempfile.TemporaryFile("w+") as output:
+        try:
+            result = subprocess.run(
+                [str(argument) for argument in arguments],
+                stdin=subprocess.DEVNULL,
+                stdout=output,
+                stderr=subprocess.STDOUT,
+                cwd=cwd,
+                timeout=timeout,
+                check=False,
+                **as_user,
+            )
+        except subprocess.TimeoutExpired:
+            output.seek(0)
+            raise EmbeddedServiceError(f"{what} took longer than {timeout:g} seconds:\n{output.read()}") from None
+        output.seek(0)
+        text = output.read()
+    if result.returncode != 0:
+        raise EmbeddedServiceError(f"{what} failed with exit code {result.returncode}:\n{text}")
+    return text

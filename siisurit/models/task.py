@@ -1,0 +1,48 @@
+"""Tasks of task trackers, downloaded or declared in the organization configuration."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+
+from siisurit.models.fields import BaseModel
+from siisurit.models.tracker import Tracker
+
+
+class Task(BaseModel):
+    tracker = models.ForeignKey(Tracker, on_delete=models.CASCADE, related_name="tasks")
+    code = models.CharField(max_length=100, help_text="#123, !321, ABC-123 or a code from the configuration")
+    title = models.CharField(max_length=1000, blank=True, default="")
+    state = models.CharField(max_length=100, blank=True, default="")
+    is_closed = models.BooleanField(default=False)
+    estimate_hours = models.DecimalField(max_digits=12, decimal_places=2, null=True, blank=True)
+    url = models.CharField(max_length=1000, blank=True, default="")
+    external_id = models.CharField(max_length=200, blank=True, default="", help_text="empty for declared tasks")
+    is_declared = models.BooleanField(default=False, help_text="declared in the configuration, not downloaded")
+    created_at = models.DateTimeField(null=True, blank=True)
+    updated_at = models.DateTimeField(null=True, blank=True)
+    closed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["tracker", "code"], name="task_unique_code"),
+            models.UniqueConstraint(
+                fields=["tracker", "external_id"], condition=~models.Q(external_id=""), name="task_unique_external_id"
+            ),
+        ]
+        indexes = [models.Index(fields=["tracker", "url"], name="task_tracker_url")]
+
+    def __str__(self) -> str:
+        return f"{self.code} {self.title}".strip()
+
+
+class TaskAssignee(BaseModel):
+    task = models.ForeignKey(Task, on_delete=models.CASCADE, related_name="assignees")
+    external_username = models.CharField(max_length=200)
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["task", "external_username"], name="assignee_unique")]
+
+    def __str__(self) -> str:
+        return self.external_username

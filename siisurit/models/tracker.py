@@ -1,0 +1,49 @@
+"""Trackers of a project: where tasks and work entries come from."""
+
+from __future__ import annotations
+
+from django.db import models
+
+from siisurit.models.fields import BaseModel, SecretField
+from siisurit.models.organization import Project, UserMapping
+
+
+class ApiKind(models.TextChoices):
+    GITHUB = "github", "GitHub"
+    GITLAB = "gitlab", "GitLab"
+    JIRA = "jira", "Jira"
+    YOUTRACK = "youtrack", "YouTrack"
+    KIMAI = "kimai", "Kimai"
+    CLOCKODO = "clockodo", "Clockodo"
+
+
+TASK_API_KINDS = frozenset({ApiKind.GITHUB, ApiKind.GITLAB, ApiKind.JIRA, ApiKind.YOUTRACK})
+WORK_API_KINDS = frozenset({ApiKind.KIMAI, ApiKind.CLOCKODO})
+
+
+class Tracker(BaseModel):
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="trackers")
+    name = models.CharField(max_length=200)
+    api_kind = models.CharField(max_length=20, choices=ApiKind.choices, blank=True, default="")
+    api_location = models.CharField(max_length=500, blank=True, default="", help_text="URL copied from the browser")
+    api_base_url = models.CharField(
+        max_length=500, blank=True, default="", help_text="overrides the API base derived from the location"
+    )
+    api_token = SecretField(blank=True, default="")
+    api_username = models.CharField(max_length=200, blank=True, default="")
+    api_custom_assignee_fields = models.CharField(max_length=500, blank=True, default="")
+    user_mapping = models.ForeignKey(
+        UserMapping, on_delete=models.SET_NULL, null=True, blank=True, related_name="trackers"
+    )
+    download_state = models.JSONField(default=dict, blank=True, help_text="connector cursor for incremental updates")
+    last_downloaded_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["project", "name"], name="tracker_unique_name")]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def custom_assignee_fields(self) -> list[str]:
+        return [field.strip() for field in self.api_custom_assignee_fields.split(",") if field.strip()]

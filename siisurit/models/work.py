@@ -1,0 +1,66 @@
+"""Work entries of time trackers, the rules that match them to tasks, and where each was matched."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+
+from siisurit.models.fields import BaseModel
+from siisurit.models.task import Task
+from siisurit.models.tracker import Tracker
+
+
+class MatchOn(models.TextChoices):
+    ALWAYS_TO_TASK = "always_to_task", "always to task"
+    EXTERNAL_TASK_ID_TO_TASK_EXTERNAL_ID = "external_task_id_to_task_external_id", "external task id to external id"
+    EXTERNAL_TASK_ID_TO_TASK_URL = "external_task_id_to_task_url", "external task id to task URL"
+    PATTERN_TO_TASK = "pattern_to_task", "pattern to task"
+    PATTERN_TO_TASK_CODE = "pattern_to_task_code", "pattern to task code"
+
+
+class WorkMatch(BaseModel):
+    """A rule of a task tracker matching work entries of its source trackers to its tasks."""
+
+    tracker = models.ForeignKey(Tracker, on_delete=models.CASCADE, related_name="work_matches")
+    match_on = models.CharField(max_length=50, choices=MatchOn.choices)
+    priority = models.IntegerField(default=0, help_text="higher is tried first")
+    position = models.PositiveIntegerField(default=0, help_text="declaration order, breaks priority ties")
+    source_work_trackers = models.ManyToManyField(Tracker, related_name="sourcing_work_matches")
+    target_task = models.ForeignKey(Task, on_delete=models.CASCADE, null=True, blank=True, related_name="+")
+    text_pattern = models.CharField(max_length=1000, blank=True, default="")
+    breadcrumb_trail_pattern = models.CharField(max_length=1000, blank=True, default="")
+
+    class Meta:
+        ordering = ["tracker", "-priority", "position"]
+        verbose_name_plural = "work matches"
+
+    def __str__(self) -> str:
+        return f"{self.tracker.name}: {self.match_on} (priority {self.priority})"
+
+
+class WorkEntry(BaseModel):
+    tracker = models.ForeignKey(Tracker, on_delete=models.CASCADE, related_name="work_entries")
+    external_id = models.CharField(max_length=200)
+    external_username = models.CharField(max_length=200, blank=True, default="")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True)
+    started_at = models.DateTimeField()
+    duration_seconds = models.IntegerField(default=0)
+    text = models.TextField(blank=True, default="")
+    breadcrumb_trail = models.CharField(max_length=1000, blank=True, default="", help_text="customer / project / …")
+    external_task_id = models.CharField(max_length=1000, blank=True, default="", help_text="task id or URL")
+    updated_at = models.DateTimeField(null=True, blank=True, help_text="last change upstream")
+    task = models.ForeignKey(Task, on_delete=models.SET_NULL, null=True, blank=True, related_name="work_entries")
+    work_match = models.ForeignKey(WorkMatch, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    matched_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name_plural = "work entries"
+        constraints = [models.UniqueConstraint(fields=["tracker", "external_id"], name="work_entry_unique")]
+        indexes = [
+            models.Index(fields=["tracker", "started_at"], name="work_tracker_started"),
+            models.Index(fields=["user", "started_at"], name="work_user_started"),
+            models.Index(fields=["task"], name="work_task"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.tracker.name}:{self.external_id}"

@@ -1,0 +1,70 @@
+"""Secret values (tracker tokens) that never show in repr, str, logs or exception messages."""
+
+from __future__ import annotations
+
+from functools import cache
+
+from cryptography.fernet import Fernet, InvalidToken, MultiFernet
+
+MASK = "********"
+
+
+class Secret:
+    """A secret string. `str()` and `repr()` are masked; `reveal()` returns the plaintext."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str) -> None:
+        self._value = value
+
+    def reveal(self) -> str:
+        return self._value
+
+    def __bool__(self) -> bool:
+        return bool(self._value)
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, Secret):
+            return self._value == other._value
+        return NotImplemented
+
+    def __hash__(self) -> int:
+        return hash(self._value)
+
+    def __str__(self) -> str:
+        return MASK if self._value else ""
+
+    def __repr__(self) -> str:
+        return f"Secret({MASK!r})" if self._value else "Secret('')"
+
+    def __reduce__(self) -> tuple:
+        raise TypeError("secrets must not be pickled or serialized")
+
+
+class SecretDecryptionError(Exception):
+    """Stored ciphertext cannot be decrypted with any key of SII_FERNET_KEYS."""
+
+
+@cache
+def _fernet(keys: tuple[str, ...]) -> MultiFernet:
+    if not keys:
+        raise SecretDecryptionError("SII_FERNET_KEYS is empty")
+    return MultiFernet([Fernet(key.encode()) for key in keys])
+
+
+def encrypt(plaintext: str, keys: tuple[str, ...]) -> str:
+    """Encrypt with the first key (keys rotate: put the new key first)."""
+    return _fernet(keys).encrypt(plaintext.encode()).decode()
+
+
+def decrypt(ciphertext: str, keys: tuple[str, ...]) -> str:
+    """Decrypt with whichever key fits."""
+    try:
+        return _fernet(keys).decrypt(ciphertext.encode()).decode()
+    except InvalidToken:
+        raise SecretDecryptionError("a stored secret cannot be decrypted with any key of SII_FERNET_KEYS") from None
+
+
+def reencrypt(ciphertext: str, keys: tuple[str, ...]) -> str:
+    """Re-encrypt with the first key (after a key rotation)."""
+    return _fernet(keys).rotate(ciphertext.encode()).decode()

@@ -1,0 +1,189 @@
+"""Django settings, read once from `SII_*` environment variables and an optional `.env` file.
+
+Scan top to bottom: environment, security, database, Redis, job queue, Siisurit options, Django plumbing, logging.
+Every variable is documented in README.md ("Configuration").
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from siisurit.environment import ENVIRONMENTS, ConfigurationError, Environment, env_file_path
+from siisurit.redis_urls import redis_url_with_database
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+ENV = Environment(env_file_path(BASE_DIR))
+
+# --- Environment -----------------------------------------------------------------------------------------------
+SII_ENVIRONMENT = ENV.str("SII_ENVIRONMENT", "local")
+if SII_ENVIRONMENT not in ENVIRONMENTS:
+    raise ConfigurationError(f"SII_ENVIRONMENT must be one of {', '.join(ENVIRONMENTS)}, not {SII_ENVIRONMENT!r}")
+IS_LOCAL = SII_ENVIRONMENT == "local"
+IS_PRODUCTION = SII_ENVIRONMENT == "production"
+SII_DATA_DIR = Path(ENV.str("SII_DATA_DIR", str(BASE_DIR / ".siisurit")))
+
+# --- Security --------------------------------------------------------------------------------------------------
+_DEVELOPMENT_SECRET_KEY = "siisurit-development-only-secret-key-never-use-in-production-0123456789"  # noqa: S105
+# A fixed, public key so that local and CI data survive restarts; production must set its own.
+_DEVELOPMENT_FERNET_KEY = "c2lpc3VyaXQtZGV2ZWxvcG1lbnQtb25seS1rZXktMDE="  # noqa: S105
+if IS_PRODUCTION:
+    SECRET_KEY = ENV.required("SII_SECRET_KEY", "in production (a long random string)")
+    SII_FERNET_KEYS = ENV.list("SII_FERNET_KEYS")
+    if not SII_FERNET_KEYS:
+        raise ConfigurationError("SII_FERNET_KEYS must be set in production (comma separated Fernet keys)")
+else:
+    SECRET_KEY = ENV.str("SII_SECRET_KEY", _DEVELOPMENT_SECRET_KEY)
+    SII_FERNET_KEYS = ENV.list("SII_FERNET_KEYS", [_DEVELOPMENT_FERNET_KEY])
+DEBUG = IS_LOCAL
+ALLOWED_HOSTS = ENV.list("SII_ALLOWED_HOSTS", [] if IS_PRODUCTION else ["localhost", "127.0.0.1", "[::1]"])
+CSRF_TRUSTED_ORIGINS = ENV.list("SII_CSRF_TRUSTED_ORIGINS")
+if IS_PRODUCTION:
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    SECURE_SSL_REDIRECT = ENV.bool("SII_SECURE_SSL_REDIRECT", True)
+    SECURE_HSTS_SECONDS = ENV.int("SII_SECURE_HSTS_SECONDS", 31536000, minimum=0)
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = True
+    SECURE_HSTS_PRELOAD = True
+    SESSION_COOKIE_SECURE = True
+    CSRF_COOKIE_SECURE = True
+SECURE_CONTENT_TYPE_NOSNIFF = True
+X_FRAME_OPTIONS = "DENY"
+
+# --- PostgreSQL ------------------------------------------------------------------------------------------------
+USE_EMBEDDED_POSTGRES = IS_LOCAL and not ENV.is_set("SII_POSTGRES_HOST")
+SII_POSTGRES_DATABASE = ENV.str("SII_POSTGRES_DATABASE", f"siisurit_{SII_ENVIRONMENT}")
+if USE_EMBEDDED_POSTGRES:
+    from siisurit.embedded import ensure_database, ensure_postgres
+
+    _postgres = ensure_postgres(SII_DATA_DIR)
+    ensure_database(_postgres, SII_POSTGRES_DATABASE)
+    _postgres_host, _postgres_port = _postgres.host, str(_postgres.port)
+    _postgres_username, _postgres_password = _postgres.user, _postgres.password
+else:
+    _postgres_host = ENV.str("SII_POSTGRES_HOST", "localhost")
+    _postgres_port = ENV.str("SII_POSTGRES_PORT", "5432")
+    _postgres_username = ENV.str("SII_POSTGRES_USERNAME", "postgres")
+    _postgres_password = (
+        ENV.required("SII_POSTGRES_PASSWORD", "in production") if IS_PRODUCTION else ENV.str("SII_POSTGRES_PASSWORD")
+    )
+DATABASES = {
+    "default": {
+        "ENGINE": "django.db.backends.postgresql",
+        "NAME": SII_POSTGRES_DATABASE,
+        "HOST": _postgres_host,
+        "PORT": _postgres_port,
+        "USER": _postgres_username,
+        "PASSWORD": _postgres_password,
+        # Persistent connections with a health check: long-lived workers reuse a connection and drop a dead one.
+        "CONN_MAX_AGE": ENV.int("SII_POSTGRES_CONN_MAX_AGE", 60, minimum=0),
+        "CONN_HEALTH_CHECKS": True,
+        "OPTIONS": {"connect_timeout": 10},
+    }
+}
+SII_POSTGRES_REPORT_USERNAME = ENV.str("SII_POSTGRES_REPORT_USERNAME")
+SII_POSTGRES_REPORT_PASSWORD = ENV.str("SII_POSTGRES_REPORT_PASSWORD")
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# --- Redis -----------------------------------------------------------------------------------------------------
+USE_EMBEDDED_REDIS = IS_LOCAL and not ENV.is_set("SII_REDIS_URL")
+if USE_EMBEDDED_REDIS:
+    from siisurit.embedded import ensure_redis
+
+    SII_REDIS_URL = ensure_redis(SII_DATA_DIR)
+else:
+    SII_REDIS_URL = ENV.str("SII_REDIS_URL", "redis://localhost:6379/0")
+# The cache lives in its own Redis database: Django's cache.clear() is FLUSHDB, which must never hit queued jobs.
+SII_REDIS_CACHE_URL = ENV.str("SII_REDIS_CACHE_URL", redis_url_with_database(SII_REDIS_URL, offset=1))
+if SII_REDIS_CACHE_URL == SII_REDIS_URL:
+    raise ConfigurationError("SII_REDIS_CACHE_URL must name another Redis database than SII_REDIS_URL")
+CACHES = {
+    "default": {
+        "BACKEND": "django_redis.cache.RedisCache",
+        "LOCATION": SII_REDIS_CACHE_URL,
+        "KEY_PREFIX": "siisurit",
+        "OPTIONS": {"CLIENT_CLASS": "django_redis.client.DefaultClient", "SOCKET_CONNECT_TIMEOUT": 5},
+    }
+}
+
+# --- Job queue -------------------------------------------------------------------------------------------------
+SII_USE_ASYNC_QUEUE = ENV.bool("SII_USE_ASYNC_QUEUE", True)
+SII_ASYNC_QUEUE_TIMEOUT_IN_SECONDS = ENV.int("SII_ASYNC_QUEUE_TIMEOUT_IN_SECONDS", 900, minimum=1)
+# The job runner the management commands use; `siisurit/` itself never imports Celery.
+SII_JOB_RUNNER = "workers.dispatch.CeleryJobRunner" if SII_USE_ASYNC_QUEUE else "siisurit.jobs.InProcessJobRunner"
+# Celery settings (namespace CELERY) are defined in workers/settings.py and merged here.
+from workers.settings import celery_settings  # noqa: E402
+
+globals().update(celery_settings(ENV, broker_url=SII_REDIS_URL, job_timeout=SII_ASYNC_QUEUE_TIMEOUT_IN_SECONDS))
+
+# --- Siisurit --------------------------------------------------------------------------------------------------
+SII_UUID_HOST = ENV.int("SII_UUID_HOST", 0, minimum=0, maximum=32767)
+SII_SENTRY_DSN = ENV.str("SII_SENTRY_DSN")
+
+# --- Django plumbing -------------------------------------------------------------------------------------------
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "siisurit",
+]
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+ROOT_URLCONF = "siisurit.urls"
+WSGI_APPLICATION = "siisurit.wsgi.application"
+AUTH_USER_MODEL = "siisurit.User"
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ]
+        },
+    }
+]
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+STATIC_URL = "static/"
+STATIC_ROOT = SII_DATA_DIR / "static"
+
+# --- Logging ---------------------------------------------------------------------------------------------------
+SII_LOG_LEVEL = ENV.str("SII_LOG_LEVEL", "INFO")
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "filters": {"job_context": {"()": "siisurit.logging_context.JobContextFilter"}},
+    "formatters": {
+        "standard": {"format": "%(asctime)s %(levelname)s %(name)s [job=%(job_id)s project=%(project)s] %(message)s"}
+    },
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "formatter": "standard", "filters": ["job_context"]},
+    },
+    "root": {"handlers": ["console"], "level": SII_LOG_LEVEL},
+    "loggers": {"django.db.backends": {"level": "INFO"}, "urllib3": {"level": "WARNING"}},
+}
+
+if SII_SENTRY_DSN:
+    from siisurit.error_reporting import init_sentry
+
+    init_sentry(dsn=SII_SENTRY_DSN, environment=SII_ENVIRONMENT)

@@ -1,0 +1,10 @@
+"""URL routes: the admin site only (reports are read with SQL, jobs are watched in Flower)."""
+
+from django.contrib import admin
+from django.urls import path
+from django.views.generic import RedirectView
+
+urlpatterns = [
+    path("", RedirectView.as_view(url="/admin/", permanent=False)),
+    path("admin/", admin.site.urls),
+]
