@@ -70,8 +70,12 @@ class Environment:
         return value
 
     def lookup(self, name: str) -> str | None:
-        """The raw value of NAME, or None; used to resolve `${NAME}` in organization files."""
-        return self._values.get(name)
+        """The value of NAME now (the live process environment first, then `.env`), or None.
+
+        Used to resolve `${NAME}` in organization files, possibly after start-up (e.g. by the demo).
+        """
+        live = os.environ.get(name)
+        return live if live is not None else self._values.get(name)
 
 
 def env_file_path(base_dir: Path) -> Path | None:

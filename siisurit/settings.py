@@ -130,6 +130,8 @@ INSTALLED_APPS = [
 ]
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # Serves the admin's static files under gunicorn without a separate web server.
+    "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -165,7 +167,7 @@ TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True
 STATIC_URL = "static/"
-STATIC_ROOT = SII_DATA_DIR / "static"
+STATIC_ROOT = BASE_DIR / "staticfiles"
 
 # --- Logging ---------------------------------------------------------------------------------------------------
 SII_LOG_LEVEL = ENV.str("SII_LOG_LEVEL", "INFO")

@@ -8,8 +8,6 @@ import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
-import psutil
-
 from siisurit.embedded.errors import EmbeddedServiceError
 
 
@@ -26,6 +24,8 @@ def pid_is_alive(pid: int) -> bool:
 
 def process_is_named(pid: int, executable_name: str) -> bool:
     """True if `pid` is a live (not zombie) process running `executable_name`; guards against reused pids."""
+    import psutil  # imported late: the fast path (server already running) never needs it
+
     try:
         process = psutil.Process(pid)
         if process.status() == psutil.STATUS_ZOMBIE:
@@ -39,6 +39,8 @@ def process_is_named(pid: int, executable_name: str) -> bool:
 
 def stop_process(pid: int, *, signal_number: int, timeout: float, what: str) -> None:
     """Send `signal_number` to `pid` and wait until it exited."""
+    import psutil
+
     try:
         process = psutil.Process(pid)
         process.send_signal(signal_number)

@@ -1,0 +1,53 @@
+# Siisurit: `make demo` runs the main job from a fresh clone; `make test` passes the tests.
+# Both create .venv and install the pinned dependencies themselves.
+
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+PYTEST_ARGS ?=
+
+.PHONY: help setup migrate demo test test-fast lint format up services-stop bench clean
+
+help:  ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
+
+$(STAMP): requirements.txt requirements-dev.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -r requirements-dev.txt
+	touch $(STAMP)
+
+setup: $(STAMP)  ## create .venv and install the pinned dependencies
+
+migrate: setup  ## create the database if missing and migrate it (embedded servers start if configured so)
+	$(BIN)/python manage.py ensure_database
+	$(BIN)/python manage.py migrate --no-input -v0
+
+demo: migrate  ## the main job end to end: sandbox trackers, worker, import, update through the queue, summary
+	$(BIN)/python manage.py demo
+
+test: setup  ## run the whole test suite (real PostgreSQL, Redis, Celery workers, sandbox trackers)
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+lint: setup  ## ruff
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: setup  ## apply ruff's fixes and formatting
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+up: migrate  ## the long-running local stack: sandbox, worker, beat, Flower, web admin (Ctrl-C stops all)
+	$(BIN)/honcho --procfile Procfile.dev start
+
+services-stop:  ## stop embedded PostgreSQL and Redis (local environment)
+	$(BIN)/python manage.py services stop
+
+bench: migrate  ## all benchmarks (prints tables; takes a while)
+	$(BIN)/python bench/queue_latency.py
+	$(BIN)/python bench/download.py
+	$(BIN)/python bench/matching.py
+
+clean:  ## remove the virtual environment and caches (keeps .siisurit data)
+	rm -rf $(VENV) .pytest_cache .ruff_cache

@@ -1,0 +1,1 @@
+"""Validation of organization configuration files: structure (validation.py) and references to the database."""

@@ -1,0 +1,1 @@
+"""Imitations of the tracker APIs, one module per kind."""

@@ -1,0 +1,158 @@
+"""One loopback HTTP server per tracker kind: applies latency and faults, counts requests, serves the API."""
+
+from __future__ import annotations
+
+import ipaddress
+import logging
+import socket
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qs, urlsplit
+
+from siisurit.sandbox.faults import FaultInjector
+from siisurit.sandbox.messages import Request, Response, TrackerApi
+from siisurit.sandbox.stats import RequestStats
+
+_log = logging.getLogger(__name__)
+_NO_BODY_STATUSES = (204, 304)
+
+
+def loopback_host(host: str) -> str:
+    """The host to bind, refusing anything that is not a loopback address."""
+    if host == "localhost":
+        return "127.0.0.1"
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        raise ValueError(f"sandbox trackers bind loopback addresses only, not {host!r}") from None
+    if not address.is_loopback:
+        raise ValueError(f"sandbox trackers bind loopback addresses only, not {host!r}")
+    return host
+
+
+class TrackerServer(ThreadingHTTPServer):
+    daemon_threads = True
+    block_on_close = False
+    allow_reuse_address = True
+    request_queue_size = 128
+
+    def __init__(self, host: str, port: int, *, kind: str, api: TrackerApi, faults: FaultInjector,
+                 stats: RequestStats) -> None:
+        host = loopback_host(host)
+        if ipaddress.ip_address(host).version == 6:
+            self.address_family = socket.AF_INET6
+        self.kind = kind
+        self.api = api
+        self.faults = faults
+        self.stats = stats
+        self._connections: set[socket.socket] = set()
+        self._connections_lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+        super().__init__((host, port), _Handler)
+
+    @property
+    def base_url(self) -> str:
+        host, port = self.server_address[:2]
+        return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
+
+    def start(self) -> None:
+        self._thread = threading.Thread(
+            target=self.serve_forever, kwargs={"poll_interval": 0.05}, name=f"sandbox-{self.kind}", daemon=True
+        )
+        self._thread.start()
+
+    def stop(self) -> None:
+        if self._thread is not None:
+            self.shutdown()
+            self._thread.join()
+            self._thread = None
+        with self._connections_lock:
+            connections = list(self._connections)
+        for connection in connections:
+            try:
+                connection.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+        self.server_close()
+
+    def track(self, connection: socket.socket, *, open_: bool) -> None:
+        with self._connections_lock:
+            if open_:
+                self._connections.add(connection)
+            else:
+                self._connections.discard(connection)
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server_version = "SiisuritSandbox/1.0"
+    wbufsize = 1 << 16  # headers and body leave in one write (avoids Nagle/delayed-ACK stalls)
+    server: TrackerServer
+
+    def setup(self) -> None:
+        super().setup()
+        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self.server.track(self.connection, open_=True)
+
+    def finish(self) -> None:
+        self.server.track(self.connection, open_=False)
+        try:
+            super().finish()
+        except OSError:
+            pass
+
+    def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - signature of the base class
+        _log.debug("%s %s", self.server.kind, format % args)
+
+    def do_GET(self) -> None:
+        self._serve()
+
+    do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = do_GET
+
+    def _serve(self) -> None:
+        server = self.server
+        length = int(self.headers.get("Content-Length") or 0)
+        body = self.rfile.read(length) if length else b""
+        split = urlsplit(self.path)
+        request = Request(
+            method=self.command,
+            path=split.path,
+            query=parse_qs(split.query, keep_blank_values=True),
+            headers=self.headers,
+            body=body,
+            base_url=server.base_url,
+        )
+        if server.faults.latency_ms:
+            time.sleep(server.faults.latency_ms / 1000)
+        fault = server.faults.take(split.path)
+        if fault is not None and fault.fault == "drop":
+            server.stats.record(server.kind, None, fault=True)
+            self.close_connection = True
+            return
+        if fault is not None and fault.fault in ("status", "rate_limit", "secondary_rate_limit"):
+            response = server.api.fault_response(fault, request)
+        else:
+            try:
+                response = server.api.handle(request)
+            except Exception:
+                _log.exception("sandbox %s failed on %s", server.kind, self.path)
+                response = Response.json({"message": "Internal Server Error"}, 500)
+        payload = response.body
+        declared = len(payload)
+        if fault is not None and fault.fault == "truncate":
+            payload = payload[: len(payload) // 2]
+            declared = len(payload)
+        elif fault is not None and fault.fault == "incomplete":
+            payload = payload[: len(payload) // 2]
+            self.close_connection = True
+        self.send_response(response.status)
+        if response.status not in _NO_BODY_STATUSES:
+            self.send_header("Content-Type", response.content_type)
+            self.send_header("Content-Length", str(declared))
+        for name, value in response.headers:
+            self.send_header(name, value)
+        self.end_headers()
+        if self.command != "HEAD" and response.status not in _NO_BODY_STATUSES:
+            self.wfile.write(payload)
+        server.stats.record(server.kind, response.status, fault=fault is not None)
