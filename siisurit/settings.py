@@ -6,6 +6,7 @@ Every variable is documented in README.md ("Configuration").
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 from siisurit.environment import ENVIRONMENTS, ConfigurationError, Environment, env_file_path
@@ -48,8 +49,11 @@ if IS_PRODUCTION:
 SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
 
+# `manage.py services status|stop` inspects the embedded servers and must not start them by loading settings.
+_MANAGES_EMBEDDED_SERVICES = sys.argv[1:2] == ["services"]
+
 # --- PostgreSQL ------------------------------------------------------------------------------------------------
-USE_EMBEDDED_POSTGRES = IS_LOCAL and not ENV.is_set("SII_POSTGRES_HOST")
+USE_EMBEDDED_POSTGRES = IS_LOCAL and not ENV.is_set("SII_POSTGRES_HOST") and not _MANAGES_EMBEDDED_SERVICES
 SII_POSTGRES_DATABASE = ENV.str("SII_POSTGRES_DATABASE", f"siisurit_{SII_ENVIRONMENT}")
 if USE_EMBEDDED_POSTGRES:
     from siisurit.embedded import ensure_database, ensure_postgres
@@ -84,7 +88,7 @@ SII_POSTGRES_REPORT_PASSWORD = ENV.str("SII_POSTGRES_REPORT_PASSWORD")
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Redis -----------------------------------------------------------------------------------------------------
-USE_EMBEDDED_REDIS = IS_LOCAL and not ENV.is_set("SII_REDIS_URL")
+USE_EMBEDDED_REDIS = IS_LOCAL and not ENV.is_set("SII_REDIS_URL") and not _MANAGES_EMBEDDED_SERVICES
 if USE_EMBEDDED_REDIS:
     from siisurit.embedded import ensure_redis
 

@@ -11,7 +11,6 @@ from siisurit.connectors.clockodo_mapping import (
     clockodo_breadcrumb,
     clockodo_datetime,
     clockodo_duration_seconds,
-    clockodo_error_detail,
     clockodo_location_parse,
     external_application,
     time_windows,
@@ -73,17 +72,3 @@ def test_breadcrumb_from_master_data_with_ids_for_unknown_names():
     )
     assert clockodo_breadcrumb({**entry, "projects_id": None}, {10: "Acme"}, {}, {}) == "Acme / #7"
 
-
-@pytest.mark.parametrize(
-    ("body", "detail"),
-    [
-        ({"error": "bad"}, "bad"),
-        ({"error": {"message": "nested"}}, "nested"),
-        ({"message": "plain"}, "plain"),
-        ({"errors": [{"message": "a"}, "b"]}, "a; b"),
-        ([1, 2], ""),
-        ("<html>oops</html>", "<html>oops</html>"),
-    ],
-)
-def test_error_details_are_parsed_defensively(body, detail):
-    assert clockodo_error_detail(body) == detail

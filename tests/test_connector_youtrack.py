@@ -7,15 +7,19 @@ from decimal import Decimal
 
 import pytest
 
+from siisurit.connectors import TaskRecord, connector_for
+from siisurit.connectors.youtrack import YouTrackConnector
 from siisurit.connectors.youtrack_mapping import (
-    epoch_ms_to_datetime,
     estimate_field_name,
     youtrack_assignees,
     youtrack_estimate_hours,
     youtrack_location_parse,
     youtrack_state,
 )
-from siisurit.errors import PermanentError
+from siisurit.errors import PermanentError, TransientError
+from siisurit.models import Tracker
+from siisurit.sandbox import SandboxTrackers
+from siisurit.secrets import Secret
 
 SAMPLE_ISSUE = {
     "$type": "Issue",
@@ -89,11 +93,6 @@ def test_location_without_project_is_a_permanent_error(url):
         youtrack_location_parse(url)
 
 
-def test_epoch_milliseconds_become_aware_utc():
-    assert epoch_ms_to_datetime(1714640400000) == datetime(2024, 5, 2, 9, 0, tzinfo=UTC)
-    assert epoch_ms_to_datetime(None) is None
-
-
 def test_assignees_default_to_the_first_user_field():
     assert youtrack_assignees(SAMPLE_ISSUE, []) == ["jdoe"]
 
@@ -131,3 +130,138 @@ def test_estimate_field_name_from_time_tracking_settings():
     assert estimate_field_name(enabled) == "Schätzung"
     assert estimate_field_name({**enabled, "enabled": False}) is None
     assert estimate_field_name({"enabled": True, "estimate": None}) is None
+
+
+# --- Downloads from the sandbox over real HTTP ---------------------------------------------------------------------
+
+TASK_COUNT = 230
+
+
+@pytest.fixture
+def sandbox():
+    with SandboxTrackers(seed=3, task_count=TASK_COUNT, entry_count=10) as trackers:
+        yield trackers
+
+
+def youtrack_tracker(sandbox, **fields) -> Tracker:
+    fields.setdefault("api_location", sandbox.api_location("youtrack"))
+    fields.setdefault("api_token", Secret(sandbox.token("youtrack")))
+    return Tracker(name="demo-youtrack", api_kind="youtrack", **fields)
+
+
+def download(tracker: Tracker, since: str | None = None) -> tuple[list[TaskRecord], YouTrackConnector]:
+    with connector_for(tracker) as connector:
+        records = [record for page in connector.download(since=since) for record in page.records]
+    return records, connector
+
+
+def test_location_variants_of_the_sandbox_are_understood(sandbox):
+    for variant in (None, "newIssue"):
+        location = youtrack_location_parse(sandbox.api_location("youtrack", variant))
+        assert (location.service_url, location.project) == (sandbox.base_url("youtrack"), "DEMO")
+
+
+def test_full_download_pages_through_every_issue(sandbox):
+    records, connector = download(youtrack_tracker(sandbox))
+    assert sorted(record.code for record in records) == sorted(sandbox.task_codes("youtrack"))
+    assert connector.is_full
+    # admin projects + time tracking settings + 3 pages of 100 (the last one short)
+    assert sandbox.stats["youtrack"]["requests"] == 2 + 3
+
+
+def test_issue_fields_are_mapped(sandbox):
+    records, _ = download(youtrack_tracker(sandbox))
+    by_code = {record.code: record for record in records}
+    for number in (1, 2, 3, 50, 117, TASK_COUNT):
+        expected = sandbox.task("youtrack", f"DEMO-{number}")
+        record = by_code[f"DEMO-{number}"]
+        assert record.external_id == f"2-{number}"
+        assert record.title == expected.title
+        assert record.url == f"{sandbox.base_url('youtrack')}/issue/DEMO-{number}"
+        assert record.created_at == datetime.fromtimestamp(expected.created, tz=UTC)
+        assert record.updated_at == datetime.fromtimestamp(expected.updated, tz=UTC)
+        assert record.is_closed == (expected.state == "closed")
+        assert (record.closed_at is not None) == (expected.state == "closed")
+        expected_hours = None if expected.estimate is None else Decimal(expected.estimate) / 3600
+        assert record.estimate_hours == expected_hours
+        expected_assignees = [sandbox.users[index].username for index in expected.assignees[:1]]
+        assert record.assignees == expected_assignees
+    states = {record.state for record in records}
+    assert {"Open", "Fixed"} <= states
+
+
+def test_estimate_field_comes_from_time_tracking_settings():
+    with SandboxTrackers(seed=3, task_count=40, entry_count=10, youtrack_estimate_field="Schätzung") as sandbox:
+        records, _ = download(youtrack_tracker(sandbox))
+        estimated = [record for record in records if sandbox.task("youtrack", record.code).estimate]
+        assert estimated
+        assert all(record.estimate_hours is not None for record in estimated)
+
+
+def test_forbidden_time_tracking_settings_fall_back_to_estimation(sandbox):
+    sandbox.inject("youtrack", status=403, count=None, path="timeTrackingSettings")
+    records, _ = download(youtrack_tracker(sandbox))
+    assert any(record.estimate_hours is not None for record in records)
+
+
+def test_multi_user_assignee_field_gives_every_assignee():
+    with SandboxTrackers(seed=3, task_count=60, entry_count=10, youtrack_multi_assignee=True) as sandbox:
+        records, _ = download(youtrack_tracker(sandbox))
+        for record in records:
+            expected = sandbox.task("youtrack", record.code).assignees
+            assert record.assignees == [sandbox.users[index].username for index in expected]
+        assert any(len(record.assignees) == 2 for record in records)
+
+
+def test_custom_assignee_fields_select_fields_by_exact_name(sandbox):
+    records, _ = download(youtrack_tracker(sandbox, api_custom_assignee_fields="Assignee"))
+    assert any(record.assignees for record in records)
+    records, _ = download(youtrack_tracker(sandbox, api_custom_assignee_fields="assignee, Reviewer"))
+    assert not any(record.assignees for record in records)
+
+
+def test_wrong_token_is_a_permanent_error_without_the_token(sandbox):
+    token = "perm:wrong.token.value"
+    with pytest.raises(PermanentError) as caught:
+        download(youtrack_tracker(sandbox, api_token=Secret(token)))
+    message = str(caught.value)
+    assert "demo-youtrack" in message
+    assert "401" in message
+    assert token not in message
+    assert sandbox.stats["youtrack"]["requests"] == 1
+
+
+def test_rate_limit_with_retry_after_is_transient_then_succeeds(sandbox):
+    sandbox.inject("youtrack", status=429, count=1, retry_after=7)
+    with pytest.raises(TransientError) as caught:
+        download(youtrack_tracker(sandbox))
+    assert caught.value.retry_after == 7
+    records, _ = download(youtrack_tracker(sandbox))
+    assert len(records) == TASK_COUNT
+
+
+def test_unavailable_server_is_transient(sandbox):
+    sandbox.inject("youtrack", status=503, count=1)
+    with pytest.raises(TransientError, match="503"):
+        download(youtrack_tracker(sandbox))
+
+
+def test_malformed_json_is_permanent(sandbox):
+    sandbox.inject("youtrack", fault="truncate", count=1, path="/api/issues")
+    with pytest.raises(PermanentError, match="malformed JSON"):
+        download(youtrack_tracker(sandbox))
+
+
+def test_incremental_download_reads_only_recent_changes(sandbox):
+    tracker = youtrack_tracker(sandbox)
+    _, full = download(tracker)
+    sandbox.update_task("youtrack", 7, title="Changed title")
+    sandbox.reset_stats()
+    records, incremental = download(tracker, since=full.cursor)
+    assert not incremental.is_full
+    # Newest first; the issue updated exactly at the cursor is read again (upserting it is harmless).
+    assert (records[0].code, records[0].title) == ("DEMO-7", "Changed title")
+    cursor = datetime.fromisoformat(full.cursor)
+    assert all(record.updated_at == cursor for record in records[1:])
+    assert sandbox.stats["youtrack"]["requests"] == 2 + 1
+    assert datetime.fromisoformat(incremental.cursor) > cursor

@@ -1,21 +1,117 @@
-"""Celery settings (namespace CELERY), merged into Django settings so there is one settings source."""
+"""Celery settings (namespace CELERY), merged into Django settings so there is one settings source.
+
+This module must not import Celery: Django's settings import it, and `siisurit/` stays Celery-free.
+Every `SII_*` variable read here is documented in README.md ("Job queue").
+"""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
-from siisurit.environment import Environment
+from siisurit.environment import ConfigurationError, Environment
+
+_BASE_DIR = Path(__file__).resolve().parent.parent
+
+# Seconds a job may overrun its soft time limit (cleanup after SoftTimeLimitExceeded) before it is killed.
+HARD_TIME_LIMIT_GRACE = 30
+
+# One routing table: task names are `tasks.<module>.<job>`, so a module's tasks share a queue.
+# `download` is I/O bound (many slots), `matching` is database bound (few slots; project updates run there too,
+# which bounds how many projects update at once), `maintenance` holds small housekeeping jobs.
+TASK_ROUTES = {
+    "tasks.download.*": {"queue": "download"},
+    "tasks.update.update_project": {"queue": "matching"},
+    "tasks.update.*": {"queue": "maintenance"},
+    "tasks.matching.*": {"queue": "matching"},
+    "tasks.reports.*": {"queue": "matching"},
+    "tasks.maintenance.*": {"queue": "maintenance"},
+}
+QUEUE_NAMES = ("download", "matching", "maintenance")
 
 
 def celery_settings(env: Environment, *, broker_url: str, job_timeout: int) -> dict[str, Any]:
-    """The CELERY_* settings for this environment."""
+    """The CELERY_* settings (and the queue's own SII_* settings) for this environment."""
+    hard_time_limit = job_timeout + HARD_TIME_LIMIT_GRACE
+    retry_backoff_max = env.int("SII_JOB_RETRY_BACKOFF_MAX_IN_SECONDS", 600, minimum=1)
+    visibility_timeout = env.int(
+        "SII_REDIS_VISIBILITY_TIMEOUT_IN_SECONDS", hard_time_limit + retry_backoff_max + 300, minimum=1
+    )
+    if visibility_timeout <= hard_time_limit and env.str("SII_ENVIRONMENT", "local") in ("stage", "production"):
+        raise ConfigurationError(
+            f"SII_REDIS_VISIBILITY_TIMEOUT_IN_SECONDS ({visibility_timeout}) must be longer than the longest job "
+            f"(SII_ASYNC_QUEUE_TIMEOUT_IN_SECONDS + {HARD_TIME_LIMIT_GRACE} = {hard_time_limit}), "
+            "or Redis hands running jobs to a second worker"
+        )
+    # Redis redelivers a message nobody acknowledged within the visibility timeout. A retry waits in the worker,
+    # unacknowledged, until its countdown ends, so countdowns stay well below it or the retry runs twice.
+    retry_backoff_max = min(retry_backoff_max, max(1, visibility_timeout // 2))
+    redis_transport_options = {
+        "visibility_timeout": visibility_timeout,
+        # How often a worker looks for messages of dead workers to redeliver (kombu's default sweeps every
+        # 10 s x 10 calls); a tenth of the visibility timeout keeps redelivery close to it.
+        "unacked_restore_interval": max(1, min(10, visibility_timeout // 10)),
+        "unacked_restore_throttle": 1,
+    }
+    # The same default as SII_DATA_DIR in siisurit/settings.py; workers/beat.py creates the folder.
+    beat_schedule_dir = Path(env.str("SII_DATA_DIR", str(_BASE_DIR / ".siisurit"))) / "beat"
     return {
         "CELERY_BROKER_URL": broker_url,
         "CELERY_RESULT_BACKEND": broker_url,
+        # JSON only: pickle would let anyone who can write to Redis run code in the workers.
         "CELERY_TASK_SERIALIZER": "json",
         "CELERY_RESULT_SERIALIZER": "json",
         "CELERY_ACCEPT_CONTENT": ["json"],
+        "CELERY_EVENT_SERIALIZER": "json",
+        # Beat's crontab entries are read in UTC, whatever the servers' local time zone.
         "CELERY_TIMEZONE": "UTC",
+        "CELERY_ENABLE_UTC": True,
+        # A job past the soft limit gets SoftTimeLimitExceeded (a failure with a message); past the hard limit
+        # its process is killed. SII_ASYNC_QUEUE_TIMEOUT_IN_SECONDS: "a job running longer counts as failed".
         "CELERY_TASK_SOFT_TIME_LIMIT": job_timeout,
-        "CELERY_TASK_TIME_LIMIT": job_timeout + 30,
+        "CELERY_TASK_TIME_LIMIT": hard_time_limit,
+        # Acknowledge a message only after the job finished, so a job whose worker dies is not lost but runs again
+        # (jobs are idempotent: downloads upsert, matching and reports recompute).
+        "CELERY_TASK_ACKS_LATE": True,
+        # ...and also re-queue it when the worker's child process is killed mid-job (OOM killer, SIGKILL); without
+        # this, acks_late still acknowledges such a job as failed.
+        "CELERY_TASK_REJECT_ON_WORKER_LOST": True,
+        # Jobs take seconds to minutes: a worker reserves only the job it runs, so a waiting job goes to the next
+        # free worker instead of queueing behind a long one in another worker's buffer.
+        "CELERY_WORKER_PREFETCH_MULTIPLIER": 1,
+        # On a lost broker connection, unacknowledged jobs are redelivered; cancelling the running copies avoids
+        # running the same job twice at once.
+        "CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS": True,
+        "CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP": True,
+        # Must exceed the longest job and the longest retry countdown (see above); set for the broker AND the
+        # result backend, or Celery silently keeps its 1-hour default for one of them.
+        "CELERY_BROKER_TRANSPORT_OPTIONS": redis_transport_options,
+        "CELERY_RESULT_BACKEND_TRANSPORT_OPTIONS": {"visibility_timeout": visibility_timeout},
+        # Results (small summaries) stay this long for `manage.py jobs` and Flower, then Redis drops them.
+        "CELERY_RESULT_EXPIRES": env.int("SII_JOB_RESULT_EXPIRES_IN_SECONDS", 7 * 24 * 3600, minimum=60),
+        # Store job name, arguments (ids only) and queue with the result so `manage.py jobs` can show them.
+        "CELERY_RESULT_EXTENDED": True,
+        "CELERY_RESULT_BACKEND_ALWAYS_RETRY": True,
+        # STARTED state, and task events for Flower (received/started/succeeded, and `sent` from the client).
+        "CELERY_TASK_TRACK_STARTED": True,
+        "CELERY_WORKER_SEND_TASK_EVENTS": True,
+        "CELERY_TASK_SEND_SENT_EVENT": True,
+        # Keep Django's LOGGING (its format ties each line to job and project) instead of Celery's own handlers.
+        "CELERY_WORKER_HIJACK_ROOT_LOGGER": False,
+        "CELERY_TASK_ROUTES": TASK_ROUTES,
+        "CELERY_TASK_DEFAULT_QUEUE": "maintenance",
+        "CELERY_TASK_CREATE_MISSING_QUEUES": True,
+        "CELERY_IMPORTS": ("tasks.download", "tasks.update", "tasks.matching", "tasks.reports", "tasks.maintenance"),
+        # Two beat processes by mistake must not double the jobs: see workers/beat.py.
+        "CELERY_BEAT_SCHEDULER": "workers.beat:DedupeScheduler",
+        "CELERY_BEAT_SCHEDULE_FILENAME": str(beat_schedule_dir / "celerybeat-schedule"),
+        # The queue's own settings.
+        "SII_REDIS_VISIBILITY_TIMEOUT_IN_SECONDS": visibility_timeout,
+        "SII_JOB_MAX_RETRIES": env.int("SII_JOB_MAX_RETRIES", 5, minimum=0),
+        "SII_JOB_RETRY_BACKOFF_IN_SECONDS": env.int("SII_JOB_RETRY_BACKOFF_IN_SECONDS", 10, minimum=1),
+        "SII_JOB_RETRY_BACKOFF_MAX_IN_SECONDS": retry_backoff_max,
+        "SII_BEAT_UPDATE_PROJECTS": env.str("SII_BEAT_UPDATE_PROJECTS", "0 * * * *"),
+        "SII_BEAT_CLEAR_CACHES": env.str("SII_BEAT_CLEAR_CACHES", "30 2 * * *"),
+        "SII_BEAT_REBUILD_REPORTS": env.str("SII_BEAT_REBUILD_REPORTS", "45 2 * * *"),
+        "SII_FLOWER_BASIC_AUTH": env.str("SII_FLOWER_BASIC_AUTH"),
     }

@@ -72,14 +72,6 @@ def external_application(contact_email: str) -> str:
     return f"{APPLICATION_NAME};{contact_email}"[:EXTERNAL_APPLICATION_MAX_LENGTH]
 
 
-def clockodo_datetime(value: Any) -> datetime | None:
-    """`2024-05-02T07:00:00Z` (ISO UTC header) or legacy `2024-05-02 07:00:00` (taken as UTC) → aware UTC."""
-    if not value:
-        return None
-    moment = datetime.fromisoformat(str(value))
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
-
-
 def clockodo_time(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime(ISO_UTC_FORMAT)
 
@@ -120,23 +112,3 @@ def clockodo_breadcrumb(
         if item_id is not None:
             parts.append(names.get(int(item_id)) or f"#{item_id}")
     return " / ".join(parts)
-
-
-def clockodo_error_detail(body: Any) -> str:
-    """The message of any of Clockodo's error shapes: {"error": …}, {"error": {"message": …}}, {"message": …},
-    {"errors": [...]}."""
-    if isinstance(body, str):
-        return body[:200]
-    if not isinstance(body, dict):
-        return ""
-    for key in ("error", "message", "errors"):
-        value = body.get(key)
-        if isinstance(value, str) and value:
-            return value
-        if isinstance(value, dict):
-            return str(value.get("message") or value.get("description") or "")
-        if isinstance(value, list) and value:
-            return "; ".join(
-                str(item.get("message") or item) if isinstance(item, dict) else str(item) for item in value
-            )
-    return ""

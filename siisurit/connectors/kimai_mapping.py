@@ -48,16 +48,6 @@ def kimai_location_parse(url: str) -> KimaiLocation:
     return KimaiLocation(base_url=match["base"].rstrip("/"), scope=match["kind"], id=int(match["id"]))
 
 
-def kimai_datetime(value: Any) -> datetime | None:
-    """Kimai's `2024-05-02T09:00:00+0200` (user's zone) → aware UTC."""
-    if not value:
-        return None
-    moment = datetime.fromisoformat(str(value))
-    if moment.tzinfo is None:
-        raise ValueError(f"Kimai time {value!r} has no offset")
-    return moment.astimezone(UTC)
-
-
 def kimai_modified_after(moment: datetime) -> str:
     """`modified_after` query value: UTC without offset."""
     return moment.astimezone(UTC).strftime(MODIFIED_AFTER_FORMAT)
@@ -88,10 +78,3 @@ def kimai_duration_seconds(timesheet: dict[str, Any], started_at: datetime, ende
     if isinstance(duration, int | float):
         return int(duration)
     return int((ended_at - started_at).total_seconds())
-
-
-def kimai_error_detail(body: Any) -> str:
-    """`message` of a Kimai error body `{"code": 404, "message": "Not Found"}`, "" if none."""
-    if isinstance(body, dict):
-        return str(body.get("message") or "")
-    return ""

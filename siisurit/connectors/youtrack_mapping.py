@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 from urllib.parse import parse_qs, urlsplit, urlunsplit
@@ -95,13 +94,6 @@ def _project_of(route: list[str], query: dict[str, list[str]]) -> str:
     return ""
 
 
-def epoch_ms_to_datetime(value: Any) -> datetime | None:
-    """YouTrack timestamps are epoch milliseconds UTC; null stays None."""
-    if value is None:
-        return None
-    return datetime.fromtimestamp(int(value) / 1000, tz=UTC)
-
-
 def _custom_fields(issue: dict[str, Any]) -> list[dict[str, Any]]:
     return [field for field in issue.get("customFields") or [] if isinstance(field, dict)]
 
@@ -164,10 +156,3 @@ def estimate_field_name(settings_json: Any) -> str | None:
         return None
     field = estimate.get("field")
     return str(field["name"]) if isinstance(field, dict) and field.get("name") else None
-
-
-def youtrack_error_detail(body: Any) -> str:
-    """`error_description` or `error` of a YouTrack error body, "" if it has neither."""
-    if isinstance(body, dict):
-        return str(body.get("error_description") or body.get("error") or "")
-    return ""

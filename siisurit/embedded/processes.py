@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import os
+import select
 import subprocess
 import tempfile
+import time
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -39,16 +41,48 @@ def process_is_named(pid: int, executable_name: str) -> bool:
 
 def stop_process(pid: int, *, signal_number: int, timeout: float, what: str) -> None:
     """Send `signal_number` to `pid` and wait until it exited."""
+    try:
+        os.kill(pid, signal_number)
+    except ProcessLookupError:
+        return
+    if not wait_for_exit(pid, timeout):
+        raise EmbeddedServiceError(f"{what} (pid {pid}) did not stop within {timeout:g} seconds")
+
+
+def wait_for_exit(pid: int, timeout: float) -> bool:
+    """Wait until `pid` exited; True if it did within `timeout` seconds.
+
+    A zombie counts as exited: the server is not our child, only its parent (often init) can reap it, and some
+    container inits reap late. On Linux a pidfd reports the exit as an event; elsewhere we poll.
+    """
+    if hasattr(os, "pidfd_open"):
+        try:
+            descriptor = os.pidfd_open(pid)
+        except ProcessLookupError:
+            return True
+        except OSError:
+            pass  # e.g. pidfd not allowed in this sandbox: poll instead
+        else:
+            try:
+                readable, _, _ = select.select([descriptor], [], [], timeout)
+            finally:
+                os.close(descriptor)
+            return bool(readable)
+    deadline = time.monotonic() + timeout
+    while _is_running(pid):
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(0.01)
+    return True
+
+
+def _is_running(pid: int) -> bool:
     import psutil
 
     try:
-        process = psutil.Process(pid)
-        process.send_signal(signal_number)
-        process.wait(timeout)
+        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
     except psutil.NoSuchProcess:
-        return
-    except psutil.TimeoutExpired:
-        raise EmbeddedServiceError(f"{what} (pid {pid}) did not stop within {timeout:g} seconds") from None
+        return False
 
 
 def run_tool(

@@ -28,6 +28,9 @@ REDIS_HOST = "127.0.0.1"
 _START_TIMEOUT_IN_SECONDS = 60
 _STOP_TIMEOUT_IN_SECONDS = 60
 _PORT_ATTEMPTS = 3
+# Our server answers in microseconds; a foreign one that took the port may accept but never answer. Too short a
+# timeout on a busy server only sends us to the locked slow path, which waits for the server properly.
+_PROBE_TIMEOUT_IN_SECONDS = 0.5
 
 
 @dataclass(frozen=True)
@@ -126,7 +129,7 @@ def _answers(state: _RedisState) -> bool:
     request = (f"*2\r\n$4\r\nAUTH\r\n${len(state.password)}\r\n{state.password}\r\n" + "*1\r\n$4\r\nPING\r\n").encode()
     expected = b"+OK\r\n+PONG\r\n"
     try:
-        with socket.create_connection((REDIS_HOST, state.port), timeout=2) as connection:
+        with socket.create_connection((REDIS_HOST, state.port), timeout=_PROBE_TIMEOUT_IN_SECONDS) as connection:
             connection.sendall(request)
             reply = b""
             while len(reply) < len(expected) and reply == expected[: len(reply)]:

@@ -2,7 +2,7 @@
 
 from siisurit.organization_config.apply import organization_update
 from siisurit.organization_config.errors import ConfigProblem, OrganizationConfigError
-from siisurit.organization_config.removal import organization_remove, organization_removal_counts
+from siisurit.organization_config.removal import organization_removal_counts, organization_remove
 from siisurit.organization_config.summary import ChangeSummary
 
 __all__ = [

@@ -49,6 +49,8 @@ class WorkMatchConfig:
     line: int
     key_path: str
     target_task_line: int
+    #: Each name of `source_work_trackers` with its line.
+    source_lines: list[tuple[str, int]]
 
 
 @dataclass(frozen=True)

@@ -93,7 +93,9 @@ def _construct_string(loader: _LineLoader, node: yaml.ScalarNode) -> str:
         value = loader.lookup(name)
         if value is None:
             loader.problems.append(
-                ConfigProblem(loader.path, _line(node), "", f"undefined variable ${{{name}}} (set it in the environment or .env)")
+                ConfigProblem(
+                    loader.path, _line(node), "", f"undefined variable ${{{name}}} (set it in the environment or .env)"
+                )
             )
             return ""
         return value

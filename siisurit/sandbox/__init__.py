@@ -13,7 +13,8 @@ Public API::
         sandbox.api_location("kimai")      # "http://127.0.0.1:54321/en/admin/project/1/details"
         sandbox.token("kimai")             # accepted API token
         sandbox.username("kimai")          # accepted user name / e-mail (token owner)
-        sandbox.stats["github"]            # {"requests": 3, "not_modified": 1, "faults": 0, "statuses": {200: 2, 304: 1}}
+        sandbox.stats["github"]            # {"requests": 3, "not_modified": 1, "faults": 0,
+                                           #  "statuses": {200: 2, 304: 1}}
         sandbox.reset_stats()
 
 ``KINDS`` = ("github", "gitlab", "jira", "youtrack", "kimai", "clockodo").

@@ -50,6 +50,11 @@ class LazyStore:
         """Number of indices ever used (generated plus added, deleted ones included)."""
         return self.count + len(self._added)
 
+    @property
+    def has_extras(self) -> bool:
+        """Whether changed or added items exist (then region shortcuts must be checked item by item)."""
+        return bool(self._overrides or self._added)
+
     def index_of(self, number: int) -> int | None:
         index = number - self.first_number
         return index if 0 <= index < self.total else None
@@ -99,22 +104,33 @@ class LazyStore:
         upper: int | None = None,
         sort_key: Callable[[Any], Any] | None = None,
         reverse: bool = False,
+        presorted: bool = False,
     ) -> list[int]:
-        """Indices of existing items matching ``predicate``, sorted; cached per ``key`` until the next mutation."""
+        """Indices of existing items matching ``predicate``, sorted; cached per ``key`` until the next mutation.
+
+        ``presorted``: generated items of the candidate regions already come in ``sort_key`` order, so sorting is
+        only needed once mutations exist. Ties sort by index; ``reverse`` reverses the result.
+        """
         cache_key = (self.version, key)
         with self._lock:
             cached = self._selections.get(cache_key)
             if cached is not None:
                 self._selections.move_to_end(cache_key)
                 return cached
-        selected = []
-        for index in self.candidates(regions, lower, upper):
-            core = self.core(index)
-            if core is not None and (predicate is None or predicate(core)):
-                selected.append(index)
-        if sort_key is not None:
-            selected.sort(key=lambda index: sort_key(self.core(index)), reverse=reverse)
-        elif reverse:
+        has_extras = bool(self._overrides or self._added)
+        candidates = self.candidates(regions, lower, upper)
+        if predicate is None and (sort_key is None or (presorted and not has_extras)):
+            selected = [index for index in candidates if index not in self._deleted]
+        else:
+            pairs = []
+            for index in candidates:
+                core = self.core(index)
+                if core is not None and (predicate is None or predicate(core)):
+                    pairs.append((core, index))
+            if sort_key is not None and not (presorted and not has_extras):
+                pairs.sort(key=lambda pair: (sort_key(pair[0]), pair[1]))
+            selected = [index for _, index in pairs]
+        if reverse:
             selected.reverse()
         with self._lock:
             self._selections[cache_key] = selected

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from siisurit.sandbox.people import SandboxUser
 from siisurit.sandbox.rng import ItemRandom, salt_of
 from siisurit.sandbox.timeline import END, SPAN, START, now
-from siisurit.sandbox.people import SandboxUser
 
 #: ``updated - created`` of generated tasks never exceeds this (lets ``since`` filters bisect on ``created``).
 MAX_UPDATE_LAG = 120 * 86400
@@ -25,6 +25,7 @@ _ESTIMATE_HOURS = (1, 2, 3, 4, 6, 8, 12, 16, 24, 40)
 @dataclass(frozen=True, slots=True)
 class TaskCore:
     state: str
+    resolution: str | None
     created: int
     updated: int
     closed: int | None
@@ -95,13 +96,14 @@ class TaskGenerator:
         created = START + int((index + rng.random() * 0.9) * self._step)
         updated = min(created + rng.randint(0, MAX_UPDATE_LAG), END)
         progress = index / max(self.count, 1)
-        closed = None
+        closed = resolution = None
         if rng.chance(0.85 - 0.6 * progress):
             state = "closed"
             closed = created + int((updated - created) * (0.5 + rng.random() * 0.5))
+            resolution = "not_planned" if rng.chance(0.1) else "completed"
         else:
             state = "in_progress" if rng.chance(0.3) else "open"
-        return TaskCore(state=state, created=created, updated=updated, closed=closed), rng
+        return TaskCore(state=state, resolution=resolution, created=created, updated=updated, closed=closed), rng
 
     def core(self, index: int) -> TaskCore:
         return self._core(index)[0]
@@ -123,9 +125,6 @@ class TaskGenerator:
         if core.state != "open" and rng.chance(0.7):
             spent = rng.randint(1, 32) * 1800
         labels = tuple(sorted({rng.choice(_LABELS) for _ in range(rng.randint(0, 2))}))
-        resolution = None
-        if core.state == "closed":
-            resolution = "not_planned" if rng.chance(0.1) else "completed"
         title = self.title(index)
         return TaskRecord(
             index=index,
@@ -133,7 +132,7 @@ class TaskGenerator:
             title=title,
             description=f"{title}.\n\nSeen by {self.users[first].full_name}; steps to reproduce in the comments.",
             state=core.state,
-            resolution=resolution,
+            resolution=core.resolution,
             created=core.created,
             updated=core.updated,
             closed=core.closed,

@@ -90,10 +90,11 @@ class Section:
         except InvalidOperation:
             self.problem(key, f"must be a number, not {value!r}")
             return None
-        if number < 0 or not number.is_finite():
-            self.problem(key, "must be a number of hours of at least 0")
+        if not number.is_finite() or not 0 <= number < 10**10:
+            self.problem(key, "must be a number of hours between 0 and 9999999999")
             return None
-        return number
+        # The column keeps two decimals; rounding here keeps a second import from seeing a change.
+        return number.quantize(Decimal("0.01"))
 
     def text_list(self, key: str, *, required: bool = False) -> list[tuple[str, int]]:
         """A list of strings, or a single string standing for a list of one; each with its line."""
@@ -129,9 +130,7 @@ class Section:
             if not isinstance(item, LineDict):
                 self.problem(item_path, f"must be a mapping, not {type_name(item)}", value.item_line(index))
                 continue
-            result.append(
-                Section(item, key_path=self.child_path(item_path), path=self.path, problems=self.problems)
-            )
+            result.append(Section(item, key_path=self.child_path(item_path), path=self.path, problems=self.problems))
         return result
 
     def check_unknown_keys(self) -> None:

@@ -204,7 +204,7 @@ class GithubApi(BaseApi):
         key = ("github", state, since, sort, direction)
         if sort != "comments":
             return self.store.select(key, matches, lower=since, sort_key=sort_key, reverse=direction == "desc")
-        selection = self.store.select(key + ("unsorted",), matches, lower=since)
+        selection = self.store.select((*key, "unsorted"), matches, lower=since)
         return sorted(selection, key=lambda index: (self.store.get(index).comments, index),
                       reverse=direction == "desc")
 

@@ -111,7 +111,7 @@ class GitlabApi(BaseApi):
                 attribute = item.updated if name.startswith("updated") else item.created
                 if (attribute < value) if name.endswith("after") else (attribute > value):
                     return False
-            return not iids or store.get_number(item) in iids if False else not iids
+            return True
 
         key = ("gitlab", merge_requests, state, tuple(bounds.values()), order_by, sort)
         selection = store.select(
@@ -203,7 +203,7 @@ def _is_project(project: str) -> bool:
 def _state(item, merge_request: bool) -> str:
     if item.state != "closed":
         return "opened"
-    if merge_request and getattr(item, "resolution", "completed") != "not_planned":
+    if merge_request and item.resolution != "not_planned":
         return "merged"
     return "closed"
 

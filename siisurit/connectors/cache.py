@@ -1,0 +1,65 @@
+"""Download cache in Redis (the cache database): validators per request URL and the "updated since" cursor.
+
+Keys: ``siisurit:download:{tracker_id}:page:{sha1 of URL}`` → JSON ``{"etag", "last_modified", "ids", "next"}``
+(``ids`` are the external ids the page held, so a 304 still tells which items exist) and
+``siisurit:download:{tracker_id}:state`` → JSON ``{"generation", "cursor", "fingerprint", "full_at"}``.
+``clear_caches`` removes them by SCAN pattern, so the next download is complete and fresh.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any
+
+import redis
+
+KEY_PREFIX = "siisurit:download"
+TIME_TO_LIVE_IN_SECONDS = 30 * 24 * 3600
+
+
+def download_key(tracker_id: str, *parts: str) -> str:
+    return ":".join((KEY_PREFIX, str(tracker_id), *parts))
+
+
+def download_cache_redis() -> redis.Redis:
+    """The Redis client of the cache database (the queue helper's `download_cache_client` when present)."""
+    try:
+        from siisurit.services.caches import download_cache_client
+    except ImportError:
+        from django.conf import settings
+
+        return redis.Redis.from_url(settings.SII_REDIS_CACHE_URL)
+    return download_cache_client()
+
+
+class DownloadCache:
+    """The cached validators and cursor of one tracker."""
+
+    def __init__(self, client: redis.Redis, tracker_id: str) -> None:
+        self.client = client
+        self.tracker_id = str(tracker_id)
+
+    def _page_key(self, url: str) -> str:
+        return download_key(self.tracker_id, "page", hashlib.sha1(url.encode(), usedforsecurity=False).hexdigest())
+
+    def page(self, url: str) -> dict[str, Any] | None:
+        raw = self.client.get(self._page_key(url))
+        return json.loads(raw) if raw else None
+
+    def store_page(self, url: str, entry: dict[str, Any]) -> None:
+        self.client.set(self._page_key(url), json.dumps(entry, separators=(",", ":")), ex=TIME_TO_LIVE_IN_SECONDS)
+
+    def state(self) -> dict[str, Any]:
+        raw = self.client.get(download_key(self.tracker_id, "state"))
+        return json.loads(raw) if raw else {}
+
+    def store_state(self, state: dict[str, Any]) -> None:
+        self.client.set(download_key(self.tracker_id, "state"), json.dumps(state), ex=TIME_TO_LIVE_IN_SECONDS)
+
+    def clear(self) -> int:
+        """Remove every key of this tracker; the number removed."""
+        keys = list(self.client.scan_iter(match=download_key(self.tracker_id, "*"), count=1000))
+        for start in range(0, len(keys), 1000):
+            self.client.delete(*keys[start : start + 1000])
+        return len(keys)

@@ -1,0 +1,269 @@
+"""HTTP for connectors: one `requests.Session` per download, failure classification, conditional requests.
+
+Failures become `TransientError` (retry later: 429, 5xx, rate limits, timeouts, dropped connections) or
+`PermanentError` (fix the configuration: 4xx, malformed JSON, plain http to a remote host). Messages name the
+tracker and the HTTP status and never contain the token.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import logging
+import re
+import time
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
+from typing import Any
+from urllib.parse import urlencode, urlsplit, urlunsplit
+
+import requests
+from requests.structures import CaseInsensitiveDict
+
+from siisurit.connectors.cache import DownloadCache
+from siisurit.errors import PermanentError, TransientError
+
+_log = logging.getLogger(__name__)
+
+CONNECT_TIMEOUT_IN_SECONDS = 10
+READ_TIMEOUT_IN_SECONDS = 60
+USER_AGENT = "Siisurit (https://github.com/roskakori/siisurit)"
+_RATE_LIMIT_MESSAGES = ("api rate limit exceeded", "you have exceeded a secondary rate limit")
+_SECONDARY_RATE_LIMIT_WAIT_IN_SECONDS = 60.0
+_SECRET_QUERY_PATTERN = re.compile(r"(?i)\b(private_token|access_token|api_?key|apikey|token|password|secret)=[^&\s#]+")
+_HINTS = {
+    400: "the tracker rejected the request; check api_location",
+    401: "check api_token (and api_username)",
+    403: "the token lacks access rights",
+    404: "check api_location: not found or not visible with this token",
+    410: "the endpoint is retired or the feature is disabled",
+    422: "the tracker rejected the request parameters",
+}
+
+
+def redact(text: str, secrets: Iterable[str]) -> str:
+    """`text` without any of `secrets` and without secret-looking query parameters."""
+    for secret in secrets:
+        if secret and len(secret) >= 4:
+            text = text.replace(secret, "***")
+    return _SECRET_QUERY_PATTERN.sub(lambda match: f"{match.group(1)}=***", text)
+
+
+def is_loopback_host(host: str | None) -> bool:
+    if not host:
+        return False
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def ensure_allowed_url(url: str, label: str) -> None:
+    """Only https, or plain http to a loopback host (sandbox, tests); anything else is a configuration error."""
+    parts = urlsplit(url)
+    if parts.scheme == "https" and parts.hostname:
+        return
+    if parts.scheme == "http" and is_loopback_host(parts.hostname):
+        return
+    if parts.scheme == "http":
+        host = parts.hostname
+        raise PermanentError(f"{label}: plain http:// is only allowed for loopback hosts, use https:// ({host})")
+    raise PermanentError(f"{label}: API URL must start with https:// (got scheme {parts.scheme or 'none'!r})")
+
+
+def url_with_params(url: str, params: Mapping[str, Any] | None) -> str:
+    """The URL with `params` appended to its query, in a stable order (also the cache key)."""
+    if not params:
+        return url
+    parts = urlsplit(url)
+    extra = urlencode(sorted((key, value) for key, value in params.items() if value is not None), doseq=True)
+    query = f"{parts.query}&{extra}" if parts.query else extra
+    return urlunsplit((parts.scheme, parts.netloc, parts.path, query, parts.fragment))
+
+
+def _seconds_until(moment: datetime) -> float:
+    return max(0.0, (moment - datetime.now(tz=UTC)).total_seconds())
+
+
+def retry_after_seconds(headers: Mapping[str, str]) -> float | None:
+    """Seconds to wait as the server says: `Retry-After` (seconds or HTTP date), else a rate limit reset header."""
+    value = headers.get("Retry-After")
+    if value:
+        value = value.strip()
+        try:
+            return max(0.0, float(value))
+        except ValueError:
+            try:
+                return _seconds_until(parsedate_to_datetime(value))
+            except (TypeError, ValueError):
+                pass
+    for name in ("x-ratelimit-reset", "ratelimit-reset"):
+        reset = headers.get(name)
+        if not reset:
+            continue
+        try:
+            number = float(reset)
+        except ValueError:
+            try:  # Jira: ISO yyyy-MM-ddTHH:mmZ
+                return _seconds_until(datetime.fromisoformat(reset.strip()))
+            except ValueError:
+                continue
+        # An epoch timestamp (GitHub, GitLab) or, on some servers, seconds from now.
+        return max(0.0, number - time.time()) if number > 1_000_000_000 else max(0.0, number)
+    return None
+
+
+def _server_message(response: requests.Response) -> str:
+    try:
+        data = response.json()
+    except ValueError:
+        return " ".join(response.text.split())[:200]
+    if isinstance(data, dict):
+        for key in ("message", "error_description", "errorMessages", "error", "errors"):
+            value = data.get(key)
+            if isinstance(value, dict):
+                value = value.get("message") or json.dumps(value)
+            if isinstance(value, list):
+                value = "; ".join(str(item) for item in value)
+            if value:
+                return str(value)[:200]
+    return json.dumps(data)[:200]
+
+
+def _is_rate_limited_403(response: requests.Response, message: str) -> bool:
+    headers = response.headers
+    return (
+        headers.get("x-ratelimit-remaining") == "0"
+        or "Retry-After" in headers
+        or message.lower().startswith(_RATE_LIMIT_MESSAGES)
+    )
+
+
+@dataclass
+class Response:
+    """A parsed answer: `data` is the JSON body, None on 304 Not Modified (then `cached` holds the cache entry)."""
+
+    url: str
+    status: int
+    headers: CaseInsensitiveDict
+    data: Any
+    links: dict[str, dict[str, str]] = field(default_factory=dict)
+    cached: dict[str, Any] | None = None
+
+    @property
+    def not_modified(self) -> bool:
+        return self.status == 304
+
+
+class HttpClient:
+    """JSON over HTTP for one tracker and one download; counts requests; never shows the token."""
+
+    def __init__(
+        self,
+        *,
+        label: str,
+        headers: Mapping[str, str] | None = None,
+        auth: tuple[str, str] | None = None,
+        secrets: Iterable[str] = (),
+        cache: DownloadCache | None = None,
+        timeout: tuple[float, float] = (CONNECT_TIMEOUT_IN_SECONDS, READ_TIMEOUT_IN_SECONDS),
+    ) -> None:
+        self.label = label
+        self.cache = cache
+        self.timeout = timeout
+        self.request_count = 0
+        self.not_modified_count = 0
+        self._secrets = [secret for secret in secrets if secret]
+        self._session = requests.Session()
+        self._session.headers["User-Agent"] = USER_AGENT
+        self._session.headers["Accept"] = "application/json"
+        self._session.headers.update(headers or {})
+        self._session.auth = auth
+
+    def close(self) -> None:
+        self._session.close()
+
+    def redact(self, text: str) -> str:
+        return redact(text, self._secrets)
+
+    def get(self, url: str, params: Mapping[str, Any] | None = None, *, conditional: bool = False) -> Response:
+        """GET JSON; with `conditional`, send the cached ETag / Last-Modified and accept 304."""
+        full_url = url_with_params(url, params)
+        cached = self.cache.page(full_url) if conditional and self.cache is not None else None
+        headers = {}
+        if cached:
+            if cached.get("etag"):
+                headers["If-None-Match"] = cached["etag"]
+            if cached.get("last_modified"):
+                headers["If-Modified-Since"] = cached["last_modified"]
+        response = self._send("GET", full_url, headers=headers)
+        if response.status_code == 304:
+            if not cached:
+                raise PermanentError(f"{self.label}: HTTP 304 Not Modified without a conditional request")
+            self.not_modified_count += 1
+            return Response(full_url, 304, response.headers, None, response.links, cached=cached)
+        return Response(full_url, response.status_code, response.headers, self._json(response), response.links)
+
+    def post(self, url: str, body: Any) -> Response:
+        response = self._send("POST", url, json_body=body)
+        return Response(url, response.status_code, response.headers, self._json(response), response.links)
+
+    def remember(self, response: Response, **entry: Any) -> None:
+        """Keep the validators of a successful answer with `entry` (ids, next page) for the next conditional GET."""
+        if self.cache is None or response.not_modified:
+            return
+        etag, last_modified = response.headers.get("ETag"), response.headers.get("Last-Modified")
+        if etag or last_modified:
+            self.cache.store_page(response.url, {"etag": etag, "last_modified": last_modified, **entry})
+
+    def _send(self, method: str, url: str, *, headers: Mapping[str, str] | None = None, json_body: Any = None):
+        ensure_allowed_url(url, self.label)
+        for attempt in (1, 2):
+            self.request_count += 1
+            try:
+                response = self._session.request(
+                    method, url, headers=headers, json=json_body, timeout=self.timeout, allow_redirects=True
+                )
+            except requests.Timeout as error:
+                raise TransientError(f"{self.label}: timeout: {self.redact(str(error))}") from None
+            except (requests.ConnectionError, requests.exceptions.ChunkedEncodingError) as error:
+                if attempt == 1:
+                    _log.info("%s: connection dropped, retrying once at once", self.label)
+                    continue
+                raise TransientError(f"{self.label}: connection failed: {self.redact(str(error))}") from None
+            except requests.RequestException as error:
+                raise TransientError(f"{self.label}: request failed: {self.redact(str(error))}") from None
+            ensure_allowed_url(response.url, self.label)  # after redirects
+            self._raise_for_status(response)
+            return response
+        raise AssertionError("unreachable")
+
+    def _raise_for_status(self, response: requests.Response) -> None:
+        status = response.status_code
+        if status < 400:
+            return
+        path = urlsplit(response.url).path
+        message = self.redact(_server_message(response))
+        where = f"{self.label}: HTTP {status} {response.reason or ''}".rstrip() + f" for {self.redact(path)}"
+        if status == 429 or status >= 500 or (status == 403 and _is_rate_limited_403(response, message)):
+            retry_after = retry_after_seconds(response.headers)
+            if retry_after is None and status == 403 and "secondary" in message.lower():
+                retry_after = _SECONDARY_RATE_LIMIT_WAIT_IN_SECONDS
+            suffix = f", retry after {retry_after:.0f} s" if retry_after is not None else ""
+            raise TransientError(f"{where}: {message}{suffix}", retry_after=retry_after)
+        hint = _HINTS.get(status, "the tracker refused the request")
+        raise PermanentError(f"{where}: {message} ({hint})")
+
+    def _json(self, response: requests.Response) -> Any:
+        try:
+            return response.json()
+        except ValueError:
+            snippet = self.redact(" ".join(response.text[:80].split()))
+            raise PermanentError(
+                f"{self.label}: HTTP {response.status_code} with malformed JSON from "
+                f"{self.redact(urlsplit(response.url).path)} ({len(response.content)} bytes, starting {snippet!r})"
+            ) from None

@@ -1,0 +1,116 @@
+"""From the URL a user copies from the browser (`api_location`) to the API base and the ids in it.
+
+Supported forms are those of shared/tracker-apis.md: https URLs (plain http only for loopback hosts, checked when
+requesting), `git@HOST:path.git` and `ssh://git@HOST/path.git` remotes.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from urllib.parse import parse_qs, urlsplit
+
+from siisurit.errors import PermanentError
+
+_SCP_REMOTE = re.compile(r"^(?:[\w.-]+@)?(?P<host>[\w.-]+):(?P<path>(?!//)[^\s]+)$")
+_JIRA_KEY = re.compile(r"^[A-Z][A-Z0-9_]+$")
+_JIRA_ISSUE_KEY = re.compile(r"^(?P<key>[A-Z][A-Z0-9_]+)-\d+$")
+
+
+@dataclass(frozen=True)
+class Location:
+    """`origin` = scheme://host[:port] (for remotes `https://host`), `path` = path segments after the host."""
+
+    origin: str
+    host: str
+    segments: tuple[str, ...]
+    query: dict[str, list[str]]
+
+
+def parse_location(api_location: str, label: str) -> Location:
+    text = api_location.strip()
+    if not text:
+        raise PermanentError(f"{label}: api_location is empty")
+    if text.startswith("ssh://"):
+        parts = urlsplit(text)
+        return Location(f"https://{parts.hostname}", parts.hostname or "", _segments(parts.path), {})
+    remote = _SCP_REMOTE.match(text)
+    if remote and "://" not in text:
+        return Location(f"https://{remote['host']}", remote["host"], _segments(remote["path"]), {})
+    parts = urlsplit(text)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise PermanentError(f"{label}: api_location {api_location!r} is neither a web URL nor a git remote")
+    return Location(f"{parts.scheme}://{parts.netloc}", parts.hostname, _segments(parts.path), parse_qs(parts.query))
+
+
+def _segments(path: str) -> tuple[str, ...]:
+    return tuple(segment for segment in path.split("/") if segment)
+
+
+def _strip_git(name: str) -> str:
+    return name[:-4] if name.endswith(".git") else name
+
+
+def github_repository(api_location: str, label: str) -> tuple[str, str, str]:
+    """(api_base, owner, repository): github.com → api.github.com, other hosts (Enterprise) → HOST/api/v3."""
+    location = parse_location(api_location, label)
+    segments = location.segments
+    if location.host == "api.github.com" and segments[:1] == ("repos",):
+        segments = segments[1:]
+    elif segments[:2] == ("api", "v3") and segments[2:3] == ("repos",):
+        segments = segments[3:]
+    if len(segments) < 2:
+        raise PermanentError(f"{label}: api_location {api_location!r} names no repository (expected …/owner/repo)")
+    owner, repository = segments[0], _strip_git(segments[1])
+    if location.host in ("github.com", "www.github.com", "api.github.com"):
+        return "https://api.github.com", owner, repository
+    return f"{location.origin}/api/v3", owner, repository
+
+
+def gitlab_project(api_location: str, label: str) -> tuple[str, str]:
+    """(api_base, project path incl. subgroups): cut at `/-/`, strip `.git`; API at HOST/api/v4."""
+    location = parse_location(api_location, label)
+    segments = location.segments
+    if "-" in segments:
+        segments = segments[: segments.index("-")]
+    if segments[:2] == ("api", "v4") and segments[2:3] == ("projects",):
+        segments = segments[3:]
+    if len(segments) < 2:
+        raise PermanentError(f"{label}: api_location {api_location!r} names no project (expected …/group/project)")
+    path = "/".join((*segments[:-1], _strip_git(segments[-1])))
+    return f"{location.origin}/api/v4", path
+
+
+_JIRA_ROUTES = ("browse", "projects", "jira", "secure", "issues", "rest", "plugins", "software")
+
+
+def jira_project(api_location: str, label: str) -> tuple[str, str]:
+    """(site base incl. a context path, project key) from …/browse/KEY-1, …/projects/KEY(/boards/1), ?project=KEY."""
+    location = parse_location(api_location, label)
+    segments = list(location.segments)
+    route = next((index for index, segment in enumerate(segments) if segment in _JIRA_ROUTES), len(segments))
+    site = "/".join((location.origin, *segments[:route]))
+    key = _jira_key(segments[route:], location.query)
+    if key is None:
+        raise PermanentError(
+            f"{label}: api_location {api_location!r} names no Jira project (expected …/browse/KEY-1 or …/projects/KEY)"
+        )
+    return site, key
+
+
+def _jira_key(segments: list[str], query: dict[str, list[str]]) -> str | None:
+    for index, segment in enumerate(segments):
+        following = segments[index + 1] if index + 1 < len(segments) else ""
+        if segment == "browse" and following:
+            match = _JIRA_ISSUE_KEY.match(following)
+            if match:
+                return match["key"]
+            if _JIRA_KEY.match(following):
+                return following
+        if segment == "projects" and _JIRA_KEY.match(following):
+            return following
+    for name in ("projectKey", "project"):
+        for value in query.get(name, []):
+            if _JIRA_KEY.match(value):
+                return value
+    return None

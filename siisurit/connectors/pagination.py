@@ -1,0 +1,220 @@
+"""Page iterators, one per pagination style; each follows the server's own "there is more" signal.
+
+Every iterator yields `Page`s. The consumer sets `page.ids` (external ids of the items it kept) before asking for
+the next page; then the page's validators, ids and next-page marker go to the download cache, so that a later
+304 Not Modified both skips the page and still knows which items exist and where the listing continues.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from siisurit.connectors.http import HttpClient, Response
+from siisurit.errors import PermanentError
+
+
+@dataclass
+class Page:
+    response: Response
+    items: list[Any]
+    total: int | None = None
+    ids: list[str] | None = None
+
+    @property
+    def not_modified(self) -> bool:
+        return self.response.not_modified
+
+    @property
+    def cached_ids(self) -> list[str]:
+        return list((self.response.cached or {}).get("ids") or [])
+
+
+def _items(client: HttpClient, response: Response, items_key: str | None) -> list[Any]:
+    data = response.data
+    if items_key is not None:
+        data = data.get(items_key) if isinstance(data, dict) else None
+    if not isinstance(data, list):
+        expected = f"an object with a list {items_key!r}" if items_key else "a list"
+        raise PermanentError(f"{client.label}: malformed answer from {response.url.split('?')[0]}: expected {expected}")
+    return data
+
+
+def _int_header(response: Response, name: str) -> int | None:
+    value = (response.headers.get(name) or "").strip()
+    return int(value) if value.isdigit() else None
+
+
+def _pages(
+    client: HttpClient, response: Response, items_key: str | None, total: int | None, next_marker: Any
+) -> Iterator[Page]:
+    """One page: yield it, then remember it (with its ids and the marker of the next page)."""
+    if response.not_modified:
+        yield Page(response, [], total)
+        return
+    page = Page(response, _items(client, response, items_key), total)
+    yield page
+    if page.ids is not None:
+        client.remember(response, ids=page.ids, next=next_marker, total=total)
+
+
+def link_pages(
+    client: HttpClient,
+    url: str,
+    params: Mapping[str, Any] | None = None,
+    *,
+    items_key: str | None = None,
+    conditional: bool = True,
+) -> Iterator[Page]:
+    """GitHub style: follow the Link header's `rel="next"` until it is absent."""
+    next_url: str | None = url
+    request_params = params
+    while next_url:
+        response = client.get(next_url, request_params, conditional=conditional)
+        cached_next = response.cached.get("next") if response.not_modified else None
+        following = cached_next if response.not_modified else response.links.get("next", {}).get("url")
+        yield from _pages(client, response, items_key, None, following)
+        next_url, request_params = following, None
+
+
+def numbered_pages(
+    client: HttpClient,
+    url: str,
+    params: Mapping[str, Any] | None = None,
+    *,
+    items_key: str | None = None,
+    per_page: int = 100,
+    page_param: str = "page",
+    size_param: str = "per_page",
+    conditional: bool = True,
+) -> Iterator[Page]:
+    """GitLab / Kimai style `page` + size: stop by `x-next-page`, `X-Total-Pages`, Link next or a short page."""
+    number: int | None = 1
+    while number is not None:
+        request_params = {**(params or {}), page_param: number, size_param: per_page}
+        response = client.get(url, request_params, conditional=conditional)
+        total = _int_header(response, "x-total") or _int_header(response, "x-total-count")
+        if response.not_modified:
+            following = response.cached.get("next")
+            total = response.cached.get("total")
+        else:
+            following = _next_number(response, number, per_page, items_key)
+        yield from _pages(client, response, items_key, total, following)
+        number = following
+
+
+def _next_number(response: Response, number: int, per_page: int, items_key: str | None) -> int | None:
+    headers = response.headers
+    if "x-next-page" in headers:
+        value = headers["x-next-page"].strip()
+        return int(value) if value.isdigit() else None
+    total_pages = _int_header(response, "x-total-pages")
+    if total_pages is not None:
+        return number + 1 if number < total_pages else None
+    if "next" in response.links:
+        return number + 1
+    data = response.data.get(items_key) if items_key and isinstance(response.data, dict) else response.data
+    return number + 1 if isinstance(data, list) and len(data) >= per_page else None
+
+
+def skip_top_pages(
+    client: HttpClient,
+    url: str,
+    params: Mapping[str, Any] | None = None,
+    *,
+    items_key: str | None = None,
+    top: int = 100,
+    conditional: bool = False,
+) -> Iterator[Page]:
+    """YouTrack style `$skip` / `$top` without a total: stop on a short page."""
+    skip: int | None = 0
+    while skip is not None:
+        response = client.get(url, {**(params or {}), "$skip": skip, "$top": top}, conditional=conditional)
+        if response.not_modified:
+            following = response.cached.get("next")
+        else:
+            count = len(_items(client, response, items_key))
+            following = skip + count if count >= top else None
+        yield from _pages(client, response, items_key, None, following)
+        skip = following
+
+
+def start_at_pages(
+    client: HttpClient,
+    url: str,
+    params: Mapping[str, Any] | None = None,
+    *,
+    items_key: str,
+    max_results: int = 100,
+    conditional: bool = False,
+) -> Iterator[Page]:
+    """Jira Server search and worklogs: `startAt` / `maxResults` until `startAt + len >= total`."""
+    start: int | None = 0
+    while start is not None:
+        request_params = {**(params or {}), "startAt": start, "maxResults": max_results}
+        response = client.get(url, request_params, conditional=conditional)
+        if response.not_modified:
+            following, total = response.cached.get("next"), response.cached.get("total")
+        else:
+            count = len(_items(client, response, items_key))
+            total = response.data.get("total")
+            start_at = response.data.get("startAt", start)
+            if not isinstance(total, int) or not isinstance(start_at, int):
+                raise PermanentError(f"{client.label}: malformed answer from {url}: no integer startAt/total")
+            following = start_at + count if count and start_at + count < total else None
+        yield from _pages(client, response, items_key, total, following)
+        start = following
+
+
+def token_pages(
+    client: HttpClient,
+    url: str,
+    params: Mapping[str, Any] | None = None,
+    *,
+    items_key: str,
+    token_param: str = "nextPageToken",  # noqa: S107 (a parameter name, not a secret)
+    conditional: bool = False,
+) -> Iterator[Page]:
+    """Jira Cloud `search/jql`: repeat with `nextPageToken` until `isLast` (the token is absent on the last page)."""
+    token: str | None = None
+    first = True
+    while first or token:
+        first = False
+        request_params = {**(params or {}), **({token_param: token} if token else {})}
+        response = client.get(url, request_params, conditional=conditional)
+        if response.not_modified:
+            following = response.cached.get("next")
+        else:
+            data = response.data if isinstance(response.data, dict) else {}
+            following = None if data.get("isLast") else data.get(token_param)
+        yield from _pages(client, response, items_key, None, following)
+        token = following
+
+
+def paging_pages(
+    client: HttpClient,
+    url: str,
+    params: Mapping[str, Any] | None = None,
+    *,
+    items_key: str,
+    per_page: int | None = None,
+    size_param: str = "items_per_page",
+    conditional: bool = False,
+) -> Iterator[Page]:
+    """Clockodo style JSON `paging` {current_page, count_pages, count_items}: request pages 1..count_pages."""
+    number: int | None = 1
+    while number is not None:
+        request_params = {**(params or {}), "page": number, **({size_param: per_page} if per_page else {})}
+        response = client.get(url, request_params, conditional=conditional)
+        if response.not_modified:
+            following, total = response.cached.get("next"), response.cached.get("total")
+        else:
+            paging = response.data.get("paging") if isinstance(response.data, dict) else None
+            if not isinstance(paging, dict) or not isinstance(paging.get("count_pages"), int):
+                raise PermanentError(f"{client.label}: malformed answer from {url}: no paging.count_pages")
+            current = paging.get("current_page") or number
+            total = paging.get("count_items")
+            following = current + 1 if current < paging["count_pages"] else None
+        yield from _pages(client, response, items_key, total, following)
+        number = following

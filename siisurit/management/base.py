@@ -1,0 +1,115 @@
+"""`JobCommand`: the base of management commands that run jobs (on the queue, or in this process).
+
+A subclass defines `help`, `add_job_arguments(parser)` and `job_requests(**options) -> list[JobRequest]`. The base
+adds `--no-wait`, `--sync`, `--timeout` and `--no-progress-bar`; it starts the jobs, by default waits for them with
+a progress bar fed by the jobs' progress, prints each summary, and fails (exit code 1) if any job failed.
+With `SII_USE_ASYNC_QUEUE=false` every job runs in this process, as with `--sync`.
+"""
+
+from __future__ import annotations
+
+import json
+from argparse import ArgumentParser
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError
+from tqdm import tqdm
+
+from siisurit.jobs import JobHandle, JobOutcome, JobQueueError, JobRequest, JobRunner, job_get, job_runner
+
+
+class JobCommand(BaseCommand):
+    """A management command whose work is one or more jobs."""
+
+    def add_job_arguments(self, parser: ArgumentParser) -> None:
+        """Arguments of the command itself (the base adds the job options)."""
+
+    def job_requests(self, **options: Any) -> list[JobRequest]:
+        """The jobs to run for these options; raise CommandError for anything the user got wrong."""
+        raise NotImplementedError
+
+    def add_arguments(self, parser: ArgumentParser) -> None:
+        self.add_job_arguments(parser)
+        group = parser.add_argument_group("job options")
+        group.add_argument(
+            "--no-wait", action="store_true", help="enqueue the job, print its id and return without waiting"
+        )
+        group.add_argument(
+            "--sync", action="store_true", help="run the job in this process instead of a worker (same lock)"
+        )
+        group.add_argument(
+            "--timeout", type=float, default=None, metavar="SECONDS",
+            help="stop waiting after SECONDS (the job goes on; default: wait until it ends)",
+        )
+        group.add_argument("--no-progress-bar", action="store_true", help="do not show a progress bar")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        requests = self.job_requests(**options)
+        if not requests:
+            self.stdout.write("Nothing to do.")
+            return
+        runner = job_runner(sync=options["sync"])
+        wait = not options["no_wait"] or not runner.is_async
+        self._check_consumers(runner, requests, wait=wait)
+        if not wait:
+            for request in requests:
+                handle = runner.start(request)
+                self.stdout.write(f"{request.title}: enqueued job {handle.job_id}")
+            return
+        failures = [
+            outcome for request in requests
+            if not (outcome := self._run_and_report(runner, request, options)).ok
+        ]
+        if failures:
+            plural = "s" if len(failures) > 1 else ""
+            raise CommandError(f"{len(failures)} of {len(requests)} job{plural} failed")
+
+    def _check_consumers(self, runner: JobRunner, requests: list[JobRequest], *, wait: bool) -> None:
+        queues = {job_get(request.job_name).queue for request in requests}
+        try:
+            runner.check_consumers(queues)
+        except JobQueueError as error:
+            if wait:
+                raise CommandError(str(error)) from None
+            self.stderr.write(f"Warning: {error}; the job waits in the queue until a worker starts.")
+
+    def _run_and_report(self, runner: JobRunner, request: JobRequest, options: dict[str, Any]) -> JobOutcome:
+        with self._progress_bar(request, disable=options["no_progress_bar"]) as (bar, progress):
+            handle: JobHandle = runner.start(request, progress=progress)
+            bar.set_postfix_str(f"job {handle.job_id}", refresh=False)
+            outcome = handle.wait(timeout=options["timeout"], progress=progress)
+        self.write_outcome(request, outcome)
+        return outcome
+
+    def _progress_bar(self, request: JobRequest, *, disable: bool) -> _ProgressBar:
+        return _ProgressBar(request.title, file=getattr(self.stderr, "_out", self.stderr), disable=disable)
+
+    def write_outcome(self, request: JobRequest, outcome: JobOutcome) -> None:
+        """Print the summary of a finished job, or its error."""
+        if outcome.ok:
+            summary = json.dumps(outcome.summary, sort_keys=True, default=str)
+            self.stdout.write(f"{request.title}: done (job {outcome.job_id}) {summary}")
+        else:
+            kind = f"{outcome.error_type}: " if outcome.error_type else ""
+            self.stderr.write(f"{request.title}: {outcome.state.lower()} (job {outcome.job_id}) {kind}{outcome.error}")
+
+
+class _ProgressBar:
+    """A tqdm bar fed by `progress(current, total, what)`; hidden when not on a terminal or disabled."""
+
+    def __init__(self, title: str, *, file: Any, disable: bool) -> None:
+        # disable=None lets tqdm hide the bar when the output is not a terminal (cron, CI, tests).
+        self.bar = tqdm(desc=title, total=None, file=file, disable=True if disable else None, leave=False, unit="")
+
+    def __enter__(self) -> tuple[tqdm, Any]:
+        return self.bar, self.progress
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.bar.close()
+
+    def progress(self, current: int, total: int | None, what: str) -> None:
+        if total is not None and self.bar.total != total:
+            self.bar.total = total
+        self.bar.n = current
+        self.bar.set_postfix_str(what, refresh=False)
+        self.bar.refresh()

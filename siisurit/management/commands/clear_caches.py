@@ -1,0 +1,43 @@
+"""`manage.py clear_caches`: forget downloaded API responses so that the next update downloads fresh data."""
+
+from __future__ import annotations
+
+from argparse import ArgumentParser
+from typing import Any
+
+from django.core.management.base import CommandError
+
+from siisurit.jobs import JobRequest
+from siisurit.management.base import JobCommand
+
+
+class Command(JobCommand):
+    help = (
+        "Clear the download cache (remembered API responses), of all trackers or of one organization, project or "
+        "tracker. Queued jobs are not touched."
+    )
+
+    def add_job_arguments(self, parser: ArgumentParser) -> None:
+        parser.add_argument("--organization", metavar="CODE", help="only the trackers of this organization")
+        parser.add_argument("--project", metavar="CODE", help="only the trackers of this project (needs --organization)")
+        parser.add_argument("--tracker", metavar="UUID", help="only this tracker")
+        parser.add_argument("--dry-run", action="store_true", help="count the cached responses, delete nothing")
+        parser.add_argument("--no-input", "--noinput", action="store_true", help="do not ask for confirmation")
+
+    def job_requests(self, **options: Any) -> list[JobRequest]:
+        if options["project"] and not options["organization"]:
+            raise CommandError("--project needs --organization")
+        scope = " ".join(
+            f"{name} {options[name]}" for name in ("organization", "project", "tracker") if options[name]
+        ) or "all trackers"
+        if not (options["dry_run"] or options["no_input"]):
+            answer = input(f"Delete the cached downloads of {scope}? [y/N] ")
+            if answer.strip().lower() not in ("y", "yes"):
+                raise CommandError("cancelled")
+        kwargs = {
+            "organization_code": options["organization"],
+            "project_code": options["project"],
+            "tracker_id": options["tracker"],
+            "dry_run": options["dry_run"],
+        }
+        return [JobRequest("clear_caches", {key: value for key, value in kwargs.items() if value}, f"clear caches ({scope})")]

@@ -1,0 +1,100 @@
+"""The download cache: remembered API responses in their own Redis database (never the broker's).
+
+Keys are `siisurit:download:{tracker_id}:{anything}`. Clearing deletes them by SCAN pattern, never FLUSHDB, so
+queued jobs and results (in the broker's database) and anything else in the cache database stay.
+"""
+
+from __future__ import annotations
+
+import uuid
+from functools import cache
+
+import redis
+from django.conf import settings
+
+from siisurit.errors import PermanentError
+
+DOWNLOAD_KEY_PREFIX = "siisurit:download:"
+_DELETE_BATCH = 500
+
+
+@cache
+def _client(url: str) -> redis.Redis:
+    return redis.Redis.from_url(url, socket_connect_timeout=5, socket_timeout=30)
+
+
+def download_cache_client() -> redis.Redis:
+    """The Redis client of the download cache database (`SII_REDIS_CACHE_URL`)."""
+    return _client(settings.SII_REDIS_CACHE_URL)
+
+
+def download_cache_key(*, tracker_id: str, name: str) -> str:
+    """The cache key of a downloaded response `name` of a tracker."""
+    return f"{DOWNLOAD_KEY_PREFIX}{tracker_id}:{name}"
+
+
+def caches_clear(
+    *,
+    organization_code: str | None = None,
+    project_code: str | None = None,
+    tracker_id: str | None = None,
+    dry_run: bool = False,
+) -> dict:
+    """Delete cached downloads (of all trackers, or of one organization, project or tracker); return counts.
+
+    `dry_run` only counts the keys. A project code needs its organization code.
+    """
+    tracker_ids = _selected_tracker_ids(
+        organization_code=organization_code, project_code=project_code, tracker_id=tracker_id
+    )
+    client = download_cache_client()
+    patterns = [f"{DOWNLOAD_KEY_PREFIX}*"] if tracker_ids is None else [
+        f"{DOWNLOAD_KEY_PREFIX}{_escape_glob(selected)}:*" for selected in tracker_ids
+    ]
+    count = 0
+    for pattern in patterns:
+        batch: list[bytes] = []
+        for key in client.scan_iter(match=pattern, count=_DELETE_BATCH):
+            count += 1
+            if not dry_run:
+                batch.append(key)
+                if len(batch) >= _DELETE_BATCH:
+                    client.unlink(*batch)
+                    batch.clear()
+        if batch:
+            client.unlink(*batch)
+    return {"keys": count, "trackers": "all" if tracker_ids is None else len(tracker_ids), "dry_run": dry_run}
+
+
+def _selected_tracker_ids(
+    *, organization_code: str | None, project_code: str | None, tracker_id: str | None
+) -> list[str] | None:
+    """Ids of the trackers to clear, or None for all of them."""
+    from siisurit.models import Organization, Project, Tracker
+
+    if project_code and not organization_code:
+        raise PermanentError("a project code needs its organization code")
+    if not (organization_code or project_code or tracker_id):
+        return None
+    trackers = Tracker.objects.all()
+    if organization_code:
+        if not Organization.objects.filter(code=organization_code).exists():
+            raise PermanentError(f"organization {organization_code!r} does not exist")
+        trackers = trackers.filter(project__organization__code=organization_code)
+    if project_code:
+        if not Project.objects.filter(organization__code=organization_code, code=project_code).exists():
+            raise PermanentError(f"project {organization_code}/{project_code} does not exist")
+        trackers = trackers.filter(project__code=project_code)
+    if tracker_id:
+        try:
+            uuid.UUID(tracker_id)
+        except ValueError:
+            raise PermanentError(f"tracker id {tracker_id!r} is not a UUID") from None
+        trackers = trackers.filter(id=tracker_id)
+        if not trackers.exists():
+            raise PermanentError(f"tracker {tracker_id} does not exist (in the organization/project given)")
+    return [str(selected) for selected in trackers.values_list("id", flat=True)]
+
+
+def _escape_glob(text: str) -> str:
+    return "".join(f"\\{character}" if character in "*?[]\\" else character for character in text)

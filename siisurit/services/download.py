@@ -1,0 +1,126 @@
+"""Download the tasks or work entries of one tracker into the database.
+
+Complete downloads (the first one, `full=True`, after the cache was cleared or the user mapping changed, and at
+least every `FULL_DOWNLOAD_INTERVAL`) list everything and delete rows whose external id was no longer seen;
+otherwise only what changed since the cursor is fetched. Pages are committed one by one and the download cache
+remembers validators only of committed pages, so a download that failed half way resumes cheaply when retried.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from django.db import transaction
+
+from siisurit.connectors import connector_class
+from siisurit.connectors.cache import DownloadCache, download_cache_redis
+from siisurit.models import Tracker
+from siisurit.services.upsert import (
+    UpsertCounts,
+    seen_ids_add,
+    seen_ids_begin,
+    seen_ids_end,
+    tracker_tasks_upsert,
+    tracker_unseen_delete,
+    tracker_work_entries_upsert,
+)
+from siisurit.services.user_mapping import user_resolver_for_tracker
+
+_log = logging.getLogger(__name__)
+
+FULL_DOWNLOAD_INTERVAL = timedelta(hours=24)
+
+Progress = Callable[[int, int | None, str], None]
+
+
+def _valid_cache_state(cache_state: dict[str, Any], tracker: Tracker, fingerprint: str) -> bool:
+    """The cache belongs to the database's current content (same generation) and to the same user mapping."""
+    generation = (tracker.download_state or {}).get("generation")
+    return (
+        bool(generation)
+        and cache_state.get("generation") == generation
+        and cache_state.get("fingerprint") == fingerprint
+    )
+
+
+def _is_full_due(cache_state: dict[str, Any], now: datetime) -> bool:
+    full_at = cache_state.get("full_at")
+    return not full_at or now - datetime.fromisoformat(full_at) >= FULL_DOWNLOAD_INTERVAL
+
+
+def tracker_download(*, tracker_id: str, full: bool = False, progress: Progress | None = None) -> dict:
+    """Download one tracker; a summary of counts (pages, requests, items, created, updated, unchanged, deleted)."""
+    started = time.monotonic()
+    now = datetime.now(tz=UTC)
+    tracker = Tracker.objects.select_related("project__organization", "user_mapping").get(id=tracker_id)
+    connector_type = connector_class(tracker.api_kind)
+    resolver = user_resolver_for_tracker(tracker=tracker)
+    cache = DownloadCache(download_cache_redis(), str(tracker.id))
+    cache_state = cache.state()
+    if not _valid_cache_state(cache_state, tracker, resolver.fingerprint):
+        # Start a new generation in both places at once, so that a retry after a failure reuses committed pages.
+        cache.clear()
+        cache_state = {"generation": uuid.uuid4().hex, "fingerprint": resolver.fingerprint}
+        tracker.download_state = {**(tracker.download_state or {}), "generation": cache_state["generation"]}
+        tracker.save(update_fields=["download_state"])
+        cache.store_state(cache_state)
+    since = cache_state.get("cursor")
+    if full or not connector_type.supports_incremental or _is_full_due(cache_state, now):
+        since = None
+    upsert = tracker_tasks_upsert if connector_type.holds == "tasks" else tracker_work_entries_upsert
+    counts = UpsertCounts()
+    pages = items = deleted = 0
+    with connector_type(tracker, cache=cache) as connector:
+        seen_ids_begin()
+        try:
+            for page in connector.download(since=since):
+                with transaction.atomic():
+                    page_counts = upsert(tracker_id=tracker.id, records=page.records, resolver=resolver)
+                    if connector.is_full:
+                        seen_ids_add([*(record.external_id for record in page.records), *page.unchanged_ids])
+                page_counts.unchanged += len(page.unchanged_ids)
+                counts.add(page_counts)
+                pages += 1
+                items += len(page.records) + len(page.unchanged_ids)
+                if progress is not None:
+                    progress(items, page.total, f"{tracker.name}: page {pages}")
+            if connector.is_full:
+                with transaction.atomic():
+                    deleted = tracker_unseen_delete(tracker_id=tracker.id, holds=connector_type.holds)
+        finally:
+            seen_ids_end()
+        is_full = connector.is_full
+        cursor = connector.cursor
+        request_count, not_modified = connector.request_count, connector.not_modified_count
+    cache_state = {**cache_state, "cursor": cursor, **({"full_at": now.isoformat()} if is_full else {})}
+    summary = {
+        "tracker": tracker.name,
+        "tracker_id": str(tracker.id),
+        "kind": tracker.api_kind,
+        "full": is_full,
+        "pages": pages,
+        "requests": request_count,
+        "not_modified": not_modified,
+        "items": items,
+        "created": counts.created,
+        "updated": counts.updated,
+        "unchanged": counts.unchanged,
+        "deleted": deleted,
+        "duration": round(time.monotonic() - started, 3),
+    }
+    tracker.download_state = {
+        "generation": cache_state["generation"],
+        "cursor": cursor,
+        "full_at": cache_state.get("full_at"),
+        "last": {key: summary[key] for key in ("full", "items", "created", "updated", "deleted", "requests")},
+    }
+    tracker.last_downloaded_at = now
+    tracker.save(update_fields=["download_state", "last_downloaded_at"])
+    cache.store_state(cache_state)
+    _log.info("downloaded %s: %s", tracker.name, summary)
+    return summary

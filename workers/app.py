@@ -1,0 +1,25 @@
+"""The Celery app: `celery -A workers worker|beat|flower`, configured from Django's settings (namespace CELERY)."""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "siisurit.settings")
+
+import django  # noqa: E402
+from celery import Celery  # noqa: E402
+
+# Django first: the task base class and the tasks read settings and models when they are imported.
+django.setup()
+
+app = Celery("siisurit")
+app.config_from_object("django.conf:settings", namespace="CELERY")
+# Celery's Django fix-up (active because DJANGO_SETTINGS_MODULE is set) handles database connections in long-lived
+# workers: it closes stale connections (close_old_connections) before and after every task and, after a fork,
+# drops the connections inherited from the parent without touching their sockets.
+
+from beat_schedule import beat_schedule  # noqa: E402
+from workers import signals  # noqa: E402, F401  (connects the logging context)
+
+app.conf.beat_schedule = beat_schedule()
+app.loader.import_default_modules()
