@@ -103,7 +103,10 @@ def job_execute(name: str, kwargs: dict[str, Any], *, job_id: str, progress: Pro
         call_kwargs["progress"] = progress
     token = _running_job_id.set(job_id)
     try:
-        with job_log_context(job_id=job_id, project=job_project_label(kwargs)), job_lock(job.lock_name(kwargs), job_id=job_id):
+        with (
+            job_log_context(job_id=job_id, project=job_project_label(kwargs)),
+            job_lock(job.lock_name(kwargs), job_id=job_id),
+        ):
             started = time.monotonic()
             summary = service(**call_kwargs) or {}
     finally:
@@ -137,7 +140,9 @@ def project_tracker_ids(*, project_id: str) -> list[str]:
     """Ids of the trackers an update of the project downloads."""
     from siisurit.models import Tracker
 
-    return [str(tracker_id) for tracker_id in Tracker.objects.filter(project_id=project_id).values_list("id", flat=True)]
+    return [
+        str(tracker_id) for tracker_id in Tracker.objects.filter(project_id=project_id).values_list("id", flat=True)
+    ]
 
 
 def project_ids_all() -> list[str]:
@@ -185,8 +190,13 @@ def project_update(*, project_id: str, progress: Progress | None = None) -> Summ
         reports = {"skipped": str(error)}
     if progress:
         progress(total, total, "done")
-    return {"project_id": project_id, "trackers": len(tracker_ids), "downloads": downloads, "match": matching,
-            "reports": reports}
+    return {
+        "project_id": project_id,
+        "trackers": len(tracker_ids),
+        "downloads": downloads,
+        "match": matching,
+        "reports": reports,
+    }
 
 
 def projects_update_all(*, progress: Progress | None = None) -> Summary:

@@ -78,9 +78,7 @@ def test_can_download_all_issues_without_pull_requests(sandbox):
 def test_maps_fields_of_an_issue(sandbox):
     tracker = github_tracker(sandbox)
     tracker_download(tracker_id=str(tracker.id))
-    closed = next(
-        code for code in sandbox.task_codes("github") if sandbox.task("github", code).state == "closed"
-    )
+    closed = next(code for code in sandbox.task_codes("github") if sandbox.task("github", code).state == "closed")
     upstream = sandbox.task("github", closed)
     task = Task.objects.get(tracker=tracker, code=closed)
     assert task.title == upstream.title

@@ -17,9 +17,11 @@ from siisurit.connectors.youtrack_mapping import (
     youtrack_state,
 )
 from siisurit.errors import PermanentError, TransientError
-from siisurit.models import Tracker
+from siisurit.models import Task, TaskAssignee, Tracker
 from siisurit.sandbox import SandboxTrackers
 from siisurit.secrets import Secret
+from siisurit.services.download import tracker_download
+from tests.factories import make_organization, make_organization_profile, make_project, make_tracker, make_user
 
 SAMPLE_ISSUE = {
     "$type": "Issue",
@@ -204,6 +206,19 @@ def test_forbidden_time_tracking_settings_fall_back_to_estimation(sandbox):
     assert any(record.estimate_hours is not None for record in records)
 
 
+def test_forbidden_admin_projects_fall_back_to_the_short_name_of_the_location(sandbox):
+    sandbox.inject("youtrack", status=403, count=None, path="/api/admin/projects")
+    records, _ = download(youtrack_tracker(sandbox))
+    assert len(records) == TASK_COUNT
+    assert any(record.estimate_hours is not None for record in records)
+
+
+def test_unknown_project_is_a_permanent_error(sandbox):
+    location = f"{sandbox.base_url('youtrack')}/projects/NOPE"
+    with pytest.raises(PermanentError, match="'NOPE' not found"):
+        download(youtrack_tracker(sandbox, api_location=location))
+
+
 def test_multi_user_assignee_field_gives_every_assignee():
     with SandboxTrackers(seed=3, task_count=60, entry_count=10, youtrack_multi_assignee=True) as sandbox:
         records, _ = download(youtrack_tracker(sandbox))
@@ -265,3 +280,51 @@ def test_incremental_download_reads_only_recent_changes(sandbox):
     assert all(record.updated_at == cursor for record in records[1:])
     assert sandbox.stats["youtrack"]["requests"] == 2 + 1
     assert datetime.fromisoformat(incremental.cursor) > cursor
+
+
+# --- Through the download service (real PostgreSQL and Redis) ------------------------------------------------------
+
+
+@pytest.fixture
+def youtrack_row(sandbox, db):
+    organization = make_organization()
+    make_organization_profile(organization, make_user("alice"), is_default=True)
+    return make_tracker(
+        make_project(organization),
+        name="demo-youtrack",
+        api_kind="youtrack",
+        api_location=sandbox.api_location("youtrack"),
+        api_token=sandbox.token("youtrack"),
+    )
+
+
+def test_download_service_stores_tasks_and_maps_assignees(sandbox, youtrack_row):
+    summary = tracker_download(tracker_id=str(youtrack_row.id))
+    assert summary["created"] == TASK_COUNT
+    assert Task.objects.filter(tracker=youtrack_row).count() == TASK_COUNT
+    assignees = TaskAssignee.objects.filter(task__tracker=youtrack_row).select_related("user")
+    users = {assignee.external_username: assignee.user for assignee in assignees}
+    assert users["alice"].username == "alice"
+    assert {"alice", "carol"} <= set(users)
+    assert users["carol"] is None
+
+
+def test_download_service_is_idempotent_and_deletes_upstream_deletions(sandbox, youtrack_row):
+    tracker_download(tracker_id=str(youtrack_row.id))
+    again = tracker_download(tracker_id=str(youtrack_row.id), full=True)
+    assert (again["created"], again["updated"], again["deleted"]) == (0, 0, 0)
+    sandbox.delete_task("youtrack", "DEMO-9")
+    after_deletion = tracker_download(tracker_id=str(youtrack_row.id), full=True)
+    assert after_deletion["deleted"] == 1
+    assert not Task.objects.filter(tracker=youtrack_row, code="DEMO-9").exists()
+
+
+def test_download_service_second_run_is_incremental_and_cheaper(sandbox, youtrack_row):
+    first = tracker_download(tracker_id=str(youtrack_row.id))
+    sandbox.update_task("youtrack", 12, title="Edited upstream", state="closed")
+    sandbox.reset_stats()
+    second = tracker_download(tracker_id=str(youtrack_row.id))
+    assert first["full"] and not second["full"]
+    assert sandbox.stats["youtrack"]["requests"] < first["requests"]
+    task = Task.objects.get(tracker=youtrack_row, code="DEMO-12")
+    assert (task.title, task.is_closed) == ("Edited upstream", True)

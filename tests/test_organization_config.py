@@ -514,3 +514,29 @@ def test_help_explains_every_option_with_its_default():
 def test_file_not_found_is_a_clear_error(tmp_path):
     with pytest.raises(CommandError, match=r"missing\.yaml: file not found"):
         call_command("update_organization", str(tmp_path / "missing.yaml"))
+
+
+def test_demo_organization_file_imports_and_is_idempotent(monkeypatch):
+    for name in ("GITHUB", "KIMAI", "YOUTRACK", "CLOCKODO"):
+        monkeypatch.setenv(f"SII_DEMO_{name}_LOCATION", f"http://127.0.0.1:9/{name.lower()}")
+        monkeypatch.setenv(f"SII_DEMO_{name}_TOKEN", f"demo-{name.lower()}-token")
+    monkeypatch.setenv("SII_DEMO_CLOCKODO_USERNAME", "demo@example.com")
+    monkeypatch.setattr(settings, "ENV", Environment(None))
+    for username in ("alice", "bob", "carol", "dave"):
+        make_user(username)
+    path = _REPO / "examples" / "demo-organization.yaml"
+
+    organization_update(path=path)
+
+    organization = Organization.objects.get(code="demo")
+    assert organization.timezone == "Europe/Vienna"
+    trackers = Tracker.objects.filter(project__organization=organization)
+    assert sorted(trackers.values_list("project__code", "api_kind")) == [
+        ("mobile-app", "clockodo"),
+        ("mobile-app", "youtrack"),
+        ("webshop", "github"),
+        ("webshop", "kimai"),
+    ]
+    assert UserMapping.objects.filter(organization=organization, fallback="default").count() == 1
+    assert WorkMatch.objects.filter(tracker__project__organization=organization).count() == 6
+    assert not organization_update(path=path).has_changes

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import random
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -30,6 +31,7 @@ from tests.factories import (
     make_work_entry,
     make_work_match,
 )
+from tests.worker import celery_worker_thread, clean_queues  # noqa: F401
 
 GRAFANA_QUERY = (
     "select date_trunc('month', started_at), username, sum(duration_in_hours) from report.work group by 1, 2"
@@ -250,20 +252,30 @@ def test_view_with_incompatible_columns_is_recreated_with_its_grants():
 
 @pytest.mark.django_db
 def test_clear_reports_then_make_reports_round_trip(capsys):
-    call_command("make_reports")
+    call_command("make_reports", "--sync", "--no-progress-bar")
     call_command("clear_reports", "--no-input")
     assert existing_report_views() == []
     assert fetch("select count(*) from pg_namespace where nspname = 'report'") == [(1,)]
-    call_command("make_reports")
+    call_command("make_reports", "--sync", "--no-progress-bar")
     assert existing_report_views() == sorted(VIEW_NAMES)
     output = capsys.readouterr().out
-    assert "Dropped: report.task" in output
-    assert "created: report.task, report.work" in output
+    assert "Dropped: report.task, report.work" in output
+    summary = json.loads(output.strip().splitlines()[-1].split(") ", 1)[1])
+    assert summary["job"] == "rebuild_reports"
+    assert summary["created"] == list(VIEW_NAMES)
+
+
+@pytest.mark.usefixtures("celery_worker_thread")
+def test_make_reports_runs_as_a_job_on_the_worker(capsys):
+    reports_clear()
+    call_command("make_reports", "--timeout", "60", "--no-progress-bar")
+    assert "make reports: done" in capsys.readouterr().out
+    assert existing_report_views() == sorted(VIEW_NAMES)
 
 
 @pytest.mark.django_db
 def test_dry_runs_change_nothing(capsys):
-    call_command("make_reports")
+    reports_make()
     call_command("clear_reports", "--dry-run")
     assert existing_report_views() == sorted(VIEW_NAMES)
     assert "Would drop: report.task, report.work" in capsys.readouterr().out

@@ -6,8 +6,8 @@ import os
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "siisurit.settings")
 
-import django  # noqa: E402
-from celery import Celery  # noqa: E402
+import django
+from celery import Celery
 
 # Django first: the task base class and the tasks read settings and models when they are imported.
 django.setup()

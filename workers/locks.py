@@ -89,4 +89,3 @@ def lock_is_held(name: str) -> str:
     """The job id holding lock `name` right now, or "" (for status displays and tests; never use it to decide)."""
     with psycopg.connect(**_connection_kwargs()) as connection:
         return lock_holder(connection, lock_key(name))
-

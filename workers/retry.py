@@ -33,7 +33,12 @@ def is_retryable(error: BaseException) -> bool:
 
 
 def retry_countdown(
-    *, retries: int, backoff: float, backoff_max: float, retry_after: float | None = None, rng: random.Random | None = None
+    *,
+    retries: int,
+    backoff: float,
+    backoff_max: float,
+    retry_after: float | None = None,
+    rng: random.Random | None = None,
 ) -> float:
     """Seconds to wait before retry number `retries + 1`.
 

@@ -48,7 +48,12 @@ class JobTask(Task):
                 retries=retries, backoff=self.retry_backoff, backoff_max=self.retry_backoff_max, retry_after=retry_after
             )
             logger.warning(
-                "%s failed (%s), retry %d of %d in %.1f s", self.job_name, error, retries + 1, self.max_retries, countdown
+                "%s failed (%s), retry %d of %d in %.1f s",
+                self.job_name,
+                error,
+                retries + 1,
+                self.max_retries,
+                countdown,
             )
             raise self.retry(exc=error, countdown=countdown) from error
         return {**summary, "retries": retries}

@@ -91,7 +91,6 @@ class ClockodoConnector(Connector):
         try:
             for page in paging_pages(self.client, f"{self.api_base()}/{path}", items_key="data"):
                 items.extend(item for item in page.items if isinstance(item, dict) and "id" in item)
-                page.ids = []
         except PermanentError as error:
             if " HTTP 403" not in str(error):
                 raise

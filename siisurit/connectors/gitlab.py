@@ -45,7 +45,7 @@ class GitLabConnector(Connector):
             params["order_by"] = "created_at"
         else:
             params["order_by"] = "updated_at"
-            params["updated_after"] = since
+            params["updated_after"] = aware_utc(since).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
         project_url = f"{self._api_base}/projects/{quote(self.project_path, safe='')}"
         for listing, sign in (("issues", "#"), ("merge_requests", "!")):
             pages = numbered_pages(self.client, f"{project_url}/{listing}", params, per_page=PER_PAGE)

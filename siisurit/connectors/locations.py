@@ -81,14 +81,22 @@ def gitlab_project(api_location: str, label: str) -> tuple[str, str]:
     return f"{location.origin}/api/v4", path
 
 
-_JIRA_ROUTES = ("browse", "projects", "jira", "secure", "issues", "rest", "plugins", "software")
+_JIRA_ROUTES = ("browse", "projects", "secure", "issues", "rest", "plugins")
+_JIRA_CLOUD_APPS = ("software", "core", "servicedesk", "your-work", "projects", "dashboards", "boards", "issues")
+
+
+def _is_jira_route(segments: list[str], index: int) -> bool:
+    """A UI route starts here (`jira` is a Cloud app prefix only when an app name follows, else a context path)."""
+    if segments[index] == "jira":
+        return index + 1 < len(segments) and segments[index + 1] in _JIRA_CLOUD_APPS
+    return segments[index] in _JIRA_ROUTES
 
 
 def jira_project(api_location: str, label: str) -> tuple[str, str]:
     """(site base incl. a context path, project key) from …/browse/KEY-1, …/projects/KEY(/boards/1), ?project=KEY."""
     location = parse_location(api_location, label)
     segments = list(location.segments)
-    route = next((index for index, segment in enumerate(segments) if segment in _JIRA_ROUTES), len(segments))
+    route = next((index for index in range(len(segments)) if _is_jira_route(segments, index)), len(segments))
     site = "/".join((location.origin, *segments[:route]))
     key = _jira_key(segments[route:], location.query)
     if key is None:

@@ -38,7 +38,10 @@ class JobCommand(BaseCommand):
             "--sync", action="store_true", help="run the job in this process instead of a worker (same lock)"
         )
         group.add_argument(
-            "--timeout", type=float, default=None, metavar="SECONDS",
+            "--timeout",
+            type=float,
+            default=None,
+            metavar="SECONDS",
             help="stop waiting after SECONDS (the job goes on; default: wait until it ends)",
         )
         group.add_argument("--no-progress-bar", action="store_true", help="do not show a progress bar")
@@ -57,8 +60,7 @@ class JobCommand(BaseCommand):
                 self.stdout.write(f"{request.title}: enqueued job {handle.job_id}")
             return
         failures = [
-            outcome for request in requests
-            if not (outcome := self._run_and_report(runner, request, options)).ok
+            outcome for request in requests if not (outcome := self._run_and_report(runner, request, options)).ok
         ]
         if failures:
             plural = "s" if len(failures) > 1 else ""

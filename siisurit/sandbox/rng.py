@@ -1,48 +1,59 @@
-"""Small deterministic random numbers (splitmix64) keyed by (seed, salt, index); cheap to create per item."""
+"""Small deterministic random numbers keyed by (seed, salt, index); cheap to create per item.
+
+Each item hashes its key once with BLAKE2b (C speed) and then hands out 32-bit slices of the digest, refilling
+with a counter when they run out. ``hash()`` of str differs per process, so it is never used here.
+"""
 
 from __future__ import annotations
 
 import zlib
 from collections.abc import Sequence
+from hashlib import blake2b
 from typing import TypeVar
 
-_MASK = (1 << 64) - 1
-_GOLDEN = 0x9E3779B97F4A7C15
 T = TypeVar("T")
-
-
-def _mix(z: int) -> int:
-    z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & _MASK
-    z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & _MASK
-    return z ^ (z >> 31)
+_WORDS_PER_DIGEST = 16  # 64-byte digest = sixteen 32-bit words
+_TWO_TO_32 = 4294967296.0
 
 
 def salt_of(text: str) -> int:
-    """A stable integer for a text (``hash()`` of str differs per process)."""
+    """A stable integer for a text."""
     return zlib.crc32(text.encode())
 
 
 class ItemRandom:
     """Random stream of one item: the same keys always give the same numbers."""
 
-    __slots__ = ("_state",)
+    __slots__ = ("_bits", "_key", "_left", "_refills")
 
     def __init__(self, seed: int, salt: int, index: int) -> None:
-        self._state = _mix((_mix((seed * _GOLDEN + salt) & _MASK) + index * _GOLDEN) & _MASK)
+        self._key = b"%d:%d:%d" % (seed, salt, index)
+        self._refills = 0
+        self._bits = int.from_bytes(blake2b(self._key).digest(), "little")
+        self._left = _WORDS_PER_DIGEST
+
+    def next32(self) -> int:
+        if not self._left:
+            self._refills += 1
+            self._bits = int.from_bytes(blake2b(self._key + b"/%d" % self._refills).digest(), "little")
+            self._left = _WORDS_PER_DIGEST
+        self._left -= 1
+        value = self._bits & 0xFFFFFFFF
+        self._bits >>= 32
+        return value
 
     def next64(self) -> int:
-        self._state = (self._state + _GOLDEN) & _MASK
-        return _mix(self._state)
+        return (self.next32() << 32) | self.next32()
 
     def random(self) -> float:
-        return (self.next64() >> 11) / 9007199254740992.0
+        return self.next32() / _TWO_TO_32
 
     def randint(self, low: int, high: int) -> int:
-        """An int in ``[low, high]``."""
-        return low + self.next64() % (high - low + 1)
+        """An int in ``[low, high]`` (ranges up to 2**32)."""
+        return low + self.next32() % (high - low + 1)
 
     def choice(self, items: Sequence[T]) -> T:
-        return items[self.next64() % len(items)]
+        return items[self.next32() % len(items)]
 
     def chance(self, probability: float) -> bool:
-        return self.random() < probability
+        return self.next32() < probability * _TWO_TO_32

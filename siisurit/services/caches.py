@@ -48,9 +48,11 @@ def caches_clear(
         organization_code=organization_code, project_code=project_code, tracker_id=tracker_id
     )
     client = download_cache_client()
-    patterns = [f"{DOWNLOAD_KEY_PREFIX}*"] if tracker_ids is None else [
-        f"{DOWNLOAD_KEY_PREFIX}{_escape_glob(selected)}:*" for selected in tracker_ids
-    ]
+    patterns = (
+        [f"{DOWNLOAD_KEY_PREFIX}*"]
+        if tracker_ids is None
+        else [f"{DOWNLOAD_KEY_PREFIX}{_escape_glob(selected)}:*" for selected in tracker_ids]
+    )
     count = 0
     for pattern in patterns:
         batch: list[bytes] = []

@@ -19,7 +19,9 @@ class Command(JobCommand):
 
     def add_job_arguments(self, parser: ArgumentParser) -> None:
         parser.add_argument("--organization", metavar="CODE", help="only the trackers of this organization")
-        parser.add_argument("--project", metavar="CODE", help="only the trackers of this project (needs --organization)")
+        parser.add_argument(
+            "--project", metavar="CODE", help="only the trackers of this project (needs --organization)"
+        )
         parser.add_argument("--tracker", metavar="UUID", help="only this tracker")
         parser.add_argument("--dry-run", action="store_true", help="count the cached responses, delete nothing")
         parser.add_argument("--no-input", "--noinput", action="store_true", help="do not ask for confirmation")
@@ -27,9 +29,10 @@ class Command(JobCommand):
     def job_requests(self, **options: Any) -> list[JobRequest]:
         if options["project"] and not options["organization"]:
             raise CommandError("--project needs --organization")
-        scope = " ".join(
-            f"{name} {options[name]}" for name in ("organization", "project", "tracker") if options[name]
-        ) or "all trackers"
+        scope = (
+            " ".join(f"{name} {options[name]}" for name in ("organization", "project", "tracker") if options[name])
+            or "all trackers"
+        )
         if not (options["dry_run"] or options["no_input"]):
             answer = input(f"Delete the cached downloads of {scope}? [y/N] ")
             if answer.strip().lower() not in ("y", "yes"):
@@ -40,4 +43,8 @@ class Command(JobCommand):
             "tracker_id": options["tracker"],
             "dry_run": options["dry_run"],
         }
-        return [JobRequest("clear_caches", {key: value for key, value in kwargs.items() if value}, f"clear caches ({scope})")]
+        return [
+            JobRequest(
+                "clear_caches", {key: value for key, value in kwargs.items() if value}, f"clear caches ({scope})"
+            )
+        ]

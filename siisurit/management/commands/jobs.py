@@ -36,7 +36,9 @@ class Command(BaseCommand):
     def _write_workers(self, workers: dict[str, list[str]]) -> None:
         self.stdout.write(self.style.MIGRATE_HEADING("Workers"))
         if not workers:
-            self.stdout.write("  none answered; start one with `celery -A workers worker -Q download,matching,maintenance`")
+            self.stdout.write(
+                "  none answered; start one with `celery -A workers worker -Q download,matching,maintenance`"
+            )
         for worker, queues in sorted(workers.items()):
             self.stdout.write(f"  {worker}: {', '.join(queues)}")
 

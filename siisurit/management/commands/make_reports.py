@@ -1,26 +1,27 @@
-"""Create or replace the report views in schema `report`."""
+"""`manage.py make_reports`: create or replace the report views in schema `report` (job `rebuild_reports`)."""
 
 from __future__ import annotations
 
+from argparse import ArgumentParser
 from typing import Any
 
-from django.core.management.base import BaseCommand, CommandParser
-
+from siisurit.jobs import JobRequest
+from siisurit.management.base import JobCommand
 from siisurit.reports.service import reports_make
 
 
-class Command(BaseCommand):
+class Command(JobCommand):
     help = (
         "Create or replace the report views (report.task, report.work, report.assignee, report.contribution, "
-        "report.unmatched_work) in one transaction; safe while BI tools are connected. Unchanged views are kept."
+        "report.unmatched_work) in one transaction, as job rebuild_reports; safe while BI tools are connected. "
+        "Views whose definition is unchanged are kept."
     )
 
-    def add_arguments(self, parser: CommandParser) -> None:
+    def add_job_arguments(self, parser: ArgumentParser) -> None:
         parser.add_argument(
-            "--dry-run", action="store_true", help="print the SQL statements without running them (default: off)"
-        )
-        parser.add_argument(
-            "--force", action="store_true", help="replace views even if their definition is unchanged (default: off)"
+            "--dry-run",
+            action="store_true",
+            help="print the SQL statements without running them or starting a job (default: off)",
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
@@ -28,8 +29,7 @@ class Command(BaseCommand):
             for statement in reports_make(dry_run=True)["statements"]:
                 self.stdout.write(f"{statement};\n")
             return
-        summary = reports_make(force=options["force"])
-        for outcome in ("created", "replaced", "recreated", "unchanged"):
-            if summary[outcome]:
-                self.stdout.write(f"{outcome}: {', '.join(f'report.{name}' for name in summary[outcome])}")
-        self.stdout.write(self.style.SUCCESS("Report views are up to date."))
+        super().handle(*args, **options)
+
+    def job_requests(self, **options: Any) -> list[JobRequest]:
+        return [JobRequest("rebuild_reports", {}, "make reports")]

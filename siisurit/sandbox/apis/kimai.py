@@ -23,6 +23,11 @@ from siisurit.sandbox.timeline import local_offset_time, parse_instant
 MAX_PAGE_SIZE = 500
 _HOURLY_RATE, _INTERNAL_RATE = 90.0, 60.0
 _TRUE = ("1", "true", "yes", "on")
+_INVOICED_UNTIL = 1704067200  # entries before 2024 count as exported (invoiced)
+_TIMESHEET = (
+    '{"activity":%s,"project":%s,"user":%s,"tags":%s,"id":%d,"begin":"%s","end":"%s","duration":%d,"break":0,'
+    '"description":%s,"rate":%r,"internalRate":%r,"exported":%s,"billable":%s,"metaFields":[]}'
+)
 _ORDER_KEYS = {"begin": lambda item: item.begin, "end": lambda item: item.begin + item.duration,
                "rate": lambda item: item.duration, "id": None}
 
@@ -54,8 +59,11 @@ class KimaiApi(BaseApi):
         self.seeded_region = seeded_region
         self.other_region = other_region
         self._user_json = [self._user(user) for user in self.users]
-        self._project_full = {
-            project["id"]: project | {"customer": CUSTOMER_BY_ID[project["customer"]]} for project in PROJECTS
+        self._user_text = [_compact(user) for user in self._user_json]
+        self._activity_json = {activity["id"]: _compact(activity) for activity in ACTIVITIES}
+        self._project_json = {
+            project["id"]: _compact(project | {"customer": CUSTOMER_BY_ID[project["customer"]]})
+            for project in PROJECTS
         }
 
     def authenticate(self, request: Request) -> SandboxUser | None:
@@ -143,7 +151,7 @@ class KimaiApi(BaseApi):
         record = self.store.get(index) if index is not None else None
         if record is None:
             return self.error(404)
-        return Response.json(self._timesheet(record, full=True))
+        return Response(200, self._timesheet(record, full=True).encode())
 
     def list_customers(self, request: Request) -> Response:
         return Response.json(_visible(request, CUSTOMERS))
@@ -211,31 +219,29 @@ class KimaiApi(BaseApi):
 
         def make() -> bytes:
             chunk = selection[(page - 1) * size : page * size]
-            items = [self._timesheet(self.store.get(index), full=full) for index in chunk]
-            return json.dumps(items, separators=(",", ":")).encode()
+            return ("[" + ",".join(self._timesheet(self.store.get(index), full=full) for index in chunk) + "]").encode()
 
         return Response(200, self.page_cache.get_or_make(key, make), headers)
 
-    def _timesheet(self, record: EntryRecord, *, full: bool) -> dict:
-        user = self.users[record.user]
-        end = record.begin + record.duration
-        return {
-            "activity": ACTIVITY_BY_ID[record.activity] if full else record.activity,
-            "project": self._project_full[record.project] if full else record.project,
-            "user": self._user_json[record.user] if full else record.user + 1,
-            "tags": list(record.tags),
-            "id": record.id,
-            "begin": local_offset_time(record.begin, user.zone_hours),
-            "end": local_offset_time(end, user.zone_hours),
-            "duration": record.duration,
-            "break": 0,
-            "description": record.text,
-            "rate": round(record.duration / 3600 * _HOURLY_RATE, 2) if record.billable else 0.0,
-            "internalRate": round(record.duration / 3600 * _INTERNAL_RATE, 2),
-            "exported": record.begin < 1704067200,  # invoiced up to the end of 2023
-            "billable": record.billable,
-            "metaFields": [],
-        }
+    def _timesheet(self, record: EntryRecord, *, full: bool) -> str:
+        """One timesheet as JSON text, assembled from pre-serialized master data (pages hold up to 500)."""
+        zone = self.users[record.user].zone_hours
+        rate = round(record.duration / 3600 * _HOURLY_RATE, 2) if record.billable else 0.0
+        return _TIMESHEET % (
+            self._activity_json[record.activity] if full else record.activity,
+            self._project_json[record.project] if full else record.project,
+            self._user_text[record.user] if full else record.user + 1,
+            '["dev"]' if "dev" in record.tags else "[]",
+            record.id,
+            local_offset_time(record.begin, zone),
+            local_offset_time(record.begin + record.duration, zone),
+            record.duration,
+            json.dumps(record.text),
+            float(rate),
+            float(round(record.duration / 3600 * _INTERNAL_RATE, 2)),
+            "true" if record.begin < _INVOICED_UNTIL else "false",
+            "true" if record.billable else "false",
+        )
 
     def _user(self, user: SandboxUser) -> dict:
         initials = "".join(part[0] for part in user.full_name.split()[:2]).upper()
@@ -244,6 +250,10 @@ class KimaiApi(BaseApi):
                 "initials": initials, "color": None, "avatar": None,
                 "timezone": "Europe/London" if user.zone_hours == 0 else "Europe/Vienna", "language": "en",
                 "locale": "en"}
+
+
+def _compact(value: object) -> str:
+    return json.dumps(value, separators=(",", ":"))
 
 
 def _ids(request: Request, single: str, plural: str) -> frozenset[int]:

@@ -1,0 +1,322 @@
+"""Benchmark of the matching engine (not a test): prints a table.
+
+For each scale (a tenth of --entries, then --entries; tasks a tenth of the entries) it generates a project in a
+dedicated database (default `siisurit_bench`, created and migrated if missing, wiped at start) with one work
+tracker, one task tracker and the five rule kinds, then times on the same data, each from the same unmatched state:
+
+- baseline "code": one hand-written UPDATE … FROM matching `substring(text from '^(#\\d+)')` to task codes;
+- baseline "all five": one hand-written UPDATE doing all five rules (code, external id, URL, pattern, always);
+- `project_match` in a child process (time inside the child, peak RSS of the child), first run (everything
+  changes), re-run without changes, and re-run after removing one rule.
+
+Baselines run in a transaction that is rolled back, followed by VACUUM ANALYZE, so every run sees the same table.
+
+    python bench/matching.py                    # 100k and 1M entries
+    python bench/matching.py --entries 100000   # quick: 10k and 100k entries
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import resource
+import subprocess
+import sys
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+REPOSITORY = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPOSITORY))
+
+WORDS = ["fixed the login", "review", "refactoring", "tests", "deployment", "docs", "customer call", "support"]
+GITHUB_BASE = "https://github.com/example/app/issues/"
+
+
+def _environment(database: str) -> None:
+    os.environ.setdefault("SII_POSTGRES_HOST", "127.0.0.1")
+    os.environ.setdefault("SII_REDIS_URL", "redis://127.0.0.1:6379/0")  # never start embedded servers here
+    os.environ["SII_POSTGRES_DATABASE"] = database
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "siisurit.settings")
+
+
+def _django_setup(database: str) -> None:
+    _environment(database)
+    import django
+
+    django.setup()
+
+
+def _database_ensure(database: str) -> None:
+    import psycopg
+
+    host = os.environ["SII_POSTGRES_HOST"]
+    port = os.environ.get("SII_POSTGRES_PORT", "5432")
+    user = os.environ.get("SII_POSTGRES_USERNAME", "postgres")
+    password = os.environ.get("SII_POSTGRES_PASSWORD", "")
+    with psycopg.connect(host=host, port=port, user=user, password=password, dbname="postgres", autocommit=True) as c:
+        if not c.execute("SELECT 1 FROM pg_database WHERE datname = %s", [database]).fetchone():
+            c.execute(f'CREATE DATABASE "{database}"')
+
+
+# --- Data generation -------------------------------------------------------------------------------------------
+
+
+def _copy_lines(cursor, statement: str, lines) -> None:
+    with cursor.copy(statement) as copy:
+        batch = []
+        for line in lines:
+            batch.append(line)
+            if len(batch) >= 50_000:
+                copy.write("".join(batch))
+                batch.clear()
+        if batch:
+            copy.write("".join(batch))
+
+
+def generate(*, entry_count: int, task_count: int, seed: int = 42) -> dict[str, str]:
+    """A fresh project with `task_count` tasks, `entry_count` unmatched entries and five rules; returns ids."""
+    from django.db import connection, transaction
+
+    from siisurit.ids import uuid7
+    from siisurit.models import ApiKind, MatchOn, Organization, Project, Task, Tracker, WorkMatch
+
+    rng = random.Random(seed)
+    with connection.cursor() as cursor:
+        cursor.execute("TRUNCATE siisurit_organization CASCADE")
+    with transaction.atomic():
+        organization = Organization.objects.create(code="bench", name="Benchmark")
+        project = Project.objects.create(organization=organization, code=f"bench-{entry_count}", name="Benchmark")
+        kimai = Tracker.objects.create(project=project, name="kimai", api_kind=ApiKind.KIMAI)
+        github = Tracker.objects.create(project=project, name="github", api_kind=ApiKind.GITHUB)
+        various = Task.objects.create(tracker=github, code="various", title="Various", is_declared=True)
+        meetings = Task.objects.create(tracker=github, code="meetings", title="Meetings", is_declared=True)
+        rules = {}
+        for position, (name, fields) in enumerate(
+            [
+                (
+                    "code",
+                    {
+                        "match_on": MatchOn.PATTERN_TO_TASK_CODE,
+                        "priority": 100,
+                        "text_pattern": r"^(?P<task_code>#\d+)",
+                    },
+                ),
+                ("external_id", {"match_on": MatchOn.EXTERNAL_TASK_ID_TO_TASK_EXTERNAL_ID, "priority": 90}),
+                ("url", {"match_on": MatchOn.EXTERNAL_TASK_ID_TO_TASK_URL, "priority": 80}),
+                (
+                    "meeting",
+                    {
+                        "match_on": MatchOn.PATTERN_TO_TASK,
+                        "priority": 50,
+                        "text_pattern": "(?i)meeting",
+                        "target_task": meetings,
+                    },
+                ),
+                ("always", {"match_on": MatchOn.ALWAYS_TO_TASK, "priority": 1, "target_task": various}),
+            ]
+        ):
+            rules[name] = WorkMatch.objects.create(tracker=github, position=position, **fields)
+            rules[name].source_work_trackers.set([kimai])
+        raw = connection.connection
+        now = datetime.now(UTC).isoformat()
+        with raw.cursor() as cursor:
+            _copy_lines(
+                cursor,
+                "COPY siisurit_task (id, tracker_id, code, title, state, is_closed, url, external_id, is_declared, "
+                "updated_at) FROM STDIN",
+                (
+                    f"{uuid7(0)}\t{github.id}\t#{number}\tTask number {number}\topen\tf\t{GITHUB_BASE}{number}\t"
+                    f"{1_000_000 + number}\tf\t{now}\n"
+                    for number in range(1, task_count + 1)
+                ),
+            )
+
+            def entries():
+                start = 1_700_000_000
+                for number in range(entry_count):
+                    kind = rng.random()
+                    task_number = rng.randint(1, task_count)
+                    text, external_task_id = rng.choice(WORDS), ""
+                    if kind < 0.55:
+                        text = f"#{task_number} {text}"
+                    elif kind < 0.60:
+                        text = f"#{task_count + task_number} {text}"  # a code without task: falls through
+                    elif kind < 0.75:
+                        external_task_id = str(1_000_000 + task_number)
+                    elif kind < 0.85:
+                        external_task_id = f"{GITHUB_BASE}{task_number}"
+                    elif kind < 0.93:
+                        text = f"Weekly Meeting about {text}"
+                    started_at = datetime.fromtimestamp(start + number * 60, UTC).isoformat()
+                    yield (
+                        f"{uuid7(0)}\t{kimai.id}\t{number}\tuser{number % 50}\t{started_at}\t{rng.randint(60, 28800)}\t"
+                        f"{text}\tCustomer / App / Development\t{external_task_id}\n"
+                    )
+
+            _copy_lines(
+                cursor,
+                "COPY siisurit_workentry (id, tracker_id, external_id, external_username, started_at, duration_seconds, "
+                "text, breadcrumb_trail, external_task_id) FROM STDIN",
+                entries(),
+            )
+    _vacuum()
+    return {
+        "project": str(project.id),
+        "kimai": str(kimai.id),
+        "github": str(github.id),
+        "various": str(various.id),
+        "meetings": str(meetings.id),
+        **{f"rule_{name}": str(rule.id) for name, rule in rules.items()},
+    }
+
+
+def _vacuum() -> None:
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("VACUUM ANALYZE siisurit_workentry")
+        cursor.execute("VACUUM ANALYZE siisurit_task")
+
+
+# --- Baselines: one hand-written SQL statement each ------------------------------------------------------------
+
+BASELINE_CODE = r"""
+    UPDATE siisurit_workentry AS entry
+    SET task_id = task.id, work_match_id = %(rule_code)s, matched_at = now()
+    FROM siisurit_task AS task
+    WHERE entry.tracker_id = %(kimai)s AND task.tracker_id = %(github)s
+      AND task.code = substring(entry.text from '^(#\d+)')
+"""
+
+BASELINE_ALL_FIVE = r"""
+    UPDATE siisurit_workentry AS entry
+    SET task_id = matched.task_id, work_match_id = matched.work_match_id, matched_at = now()
+    FROM (
+        SELECT work.id,
+               COALESCE(by_code.id, by_external_id.id, by_url.id,
+                        CASE WHEN work.text ~* 'meeting' THEN %(meetings)s::uuid END, %(various)s::uuid) AS task_id,
+               CASE WHEN by_code.id IS NOT NULL THEN %(rule_code)s::uuid
+                    WHEN by_external_id.id IS NOT NULL THEN %(rule_external_id)s::uuid
+                    WHEN by_url.id IS NOT NULL THEN %(rule_url)s::uuid
+                    WHEN work.text ~* 'meeting' THEN %(rule_meeting)s::uuid
+                    ELSE %(rule_always)s::uuid END AS work_match_id
+        FROM siisurit_workentry AS work
+        LEFT JOIN siisurit_task AS by_code
+               ON by_code.tracker_id = %(github)s AND by_code.code = substring(work.text from '^(#\d+)')
+        LEFT JOIN siisurit_task AS by_external_id
+               ON by_external_id.tracker_id = %(github)s AND by_external_id.external_id = NULLIF(work.external_task_id, '')
+        LEFT JOIN siisurit_task AS by_url
+               ON by_url.tracker_id = %(github)s AND by_url.url = NULLIF(work.external_task_id, '')
+        WHERE work.tracker_id = %(kimai)s
+    ) AS matched
+    WHERE entry.id = matched.id
+"""
+
+
+def baseline(statement: str, ids: dict[str, str]) -> tuple[float, int]:
+    """Seconds and rows of one statement, rolled back so the next run sees the same data."""
+    from django.db import connection, transaction
+
+    started = time.perf_counter()
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(statement, ids)
+        rows = cursor.rowcount
+        seconds = time.perf_counter() - started
+        transaction.set_rollback(True)
+    _vacuum()
+    return seconds, rows
+
+
+# --- project_match in a child process --------------------------------------------------------------------------
+
+
+def child_match(project_id: str) -> None:
+    from siisurit.matching.service import project_match
+
+    started = time.perf_counter()
+    summary = project_match(project_id=project_id)
+    seconds = time.perf_counter() - started
+    peak_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    sys.stdout.write(json.dumps({"seconds": seconds, "peak_rss_mb": peak_kb / 1024, "summary": summary}) + "\n")
+
+
+def engine(project_id: str, database: str) -> dict:
+    result = subprocess.run(
+        [sys.executable, __file__, "--database", database, "--child-match", project_id],
+        check=True,
+        capture_output=True,
+        text=True,
+        env=os.environ.copy(),
+    )
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+# --- The table -------------------------------------------------------------------------------------------------
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--entries", type=int, default=1_000_000, help="work entries of the largest scale")
+    parser.add_argument("--database", default="siisurit_bench", help="dedicated database (wiped)")
+    parser.add_argument("--child-match", metavar="PROJECT_ID", help=argparse.SUPPRESS)
+    options = parser.parse_args()
+    if options.child_match:
+        _django_setup(options.database)
+        child_match(options.child_match)
+        return
+    _environment(options.database)
+    _database_ensure(options.database)
+    _django_setup(options.database)
+    from django.core.management import call_command
+
+    call_command("migrate", verbosity=0)
+
+    rows = []
+    for entry_count in (options.entries // 10, options.entries):
+        task_count = max(entry_count // 10, 10)
+        started = time.perf_counter()
+        ids = generate(entry_count=entry_count, task_count=task_count)
+        generated = time.perf_counter() - started
+        print(f"generated {entry_count:,} entries and {task_count:,} tasks in {generated:.1f} s", flush=True)
+        code_seconds, code_rows = baseline(BASELINE_CODE, ids)
+        all_seconds, all_rows = baseline(BASELINE_ALL_FIVE, ids)
+        first = engine(ids["project"], options.database)
+        again = engine(ids["project"], options.database)
+        from siisurit.models import WorkMatch
+
+        WorkMatch.objects.filter(id=ids["rule_meeting"]).delete()
+        after_change = engine(ids["project"], options.database)
+        rows.append(
+            (entry_count, task_count, code_seconds, code_rows, all_seconds, all_rows, first, again, after_change)
+        )
+        print(f"done {entry_count:,}", flush=True)
+
+    header = (
+        f"{'entries':>10} {'tasks':>8} | {'SQL code':>9} {'SQL all 5':>9} | {'engine':>8} {'÷ code':>7} {'÷ all 5':>7}"
+        f" {'peak RSS':>9} {'changed':>9} | {'re-run':>7} {'changed':>7} {'RSS':>7} | {'rule del':>8} {'changed':>8}"
+    )
+    print()
+    print(header)
+    print("-" * len(header))
+    for entry_count, task_count, code_seconds, _, all_seconds, _, first, again, after_change in rows:
+        print(
+            f"{entry_count:>10,} {task_count:>8,} | {code_seconds:>8.2f}s {all_seconds:>8.2f}s |"
+            f" {first['seconds']:>7.2f}s {first['seconds'] / code_seconds:>6.2f}× {first['seconds'] / all_seconds:>6.2f}×"
+            f" {first['peak_rss_mb']:>6.0f} MB {first['summary']['changed']:>9,} |"
+            f" {again['seconds']:>6.2f}s {again['summary']['changed']:>7,} {again['peak_rss_mb']:>4.0f} MB |"
+            f" {after_change['seconds']:>7.2f}s {after_change['summary']['changed']:>8,}"
+        )
+    (small, large) = rows
+    print()
+    print(f"growth 10× entries → engine {large[6]['seconds'] / small[6]['seconds']:.1f}× time")
+    print(
+        f"rows written by baselines: code {large[3]:,}, all five {large[5]:,}; matched by engine {large[6]['summary']['matched']:,}"
+    )
+    print(f"matched by kind: {large[6]['summary']['matched_by_kind']}")
+
+
+if __name__ == "__main__":
+    main()

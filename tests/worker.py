@@ -1,0 +1,235 @@
+"""Real Celery workers for tests, and test-only jobs (registered here, never in production code).
+
+* `celery_worker_thread`: a worker thread in the test process (celery.contrib.testing.worker.start_worker) on the
+  real Redis test databases, consuming all queues. Tests using it need `django_db(transaction=True)`: the worker
+  reads committed rows through its own connections.
+* `SubprocessWorker`: a real `celery -A workers worker` process (for SIGKILL and settings given by environment),
+  which imports this module with `--include tests.worker` so it knows the test-only jobs.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import redis
+from celery.contrib.testing.worker import start_worker
+from django.conf import settings
+from django.db import connections
+
+from siisurit.errors import PermanentError, TransientError
+from siisurit.jobs import Job, Progress, job_register
+from workers.app import app
+from workers.settings import QUEUE_NAMES
+from workers.task_base import JobTask
+
+_REPO = Path(__file__).resolve().parent.parent
+TEST_KEY_PREFIX = "siisurit-test:"
+
+
+def redis_test_client() -> redis.Redis:
+    """The test broker database (where the test-only jobs keep their counters)."""
+    return redis.Redis.from_url(settings.SII_REDIS_URL)
+
+
+# --- Test-only services and jobs -------------------------------------------------------------------------------
+
+
+def counting_service(*, key: str, hold_seconds: float = 0.0, progress: Progress | None = None) -> dict[str, Any]:
+    """Counts starts and completions under `key`; holds until `release(key)` or `hold_seconds` pass."""
+    client = redis_test_client()
+    started = client.incr(f"{TEST_KEY_PREFIX}{key}:started")
+    if progress:
+        progress(0, 2, "started")
+    if hold_seconds:
+        client.blpop([f"{TEST_KEY_PREFIX}{key}:release"], timeout=hold_seconds)
+    if progress:
+        progress(1, 2, "halfway")
+        progress(2, 2, "done")
+    completed = client.incr(f"{TEST_KEY_PREFIX}{key}:completed")
+    return {"started": started, "completed": completed}
+
+
+def locked_service(*, project_id: str, key: str, hold_seconds: float = 0.0) -> dict[str, Any]:
+    return counting_service(key=key, hold_seconds=hold_seconds)
+
+
+def flaky_service(*, key: str, failures: int) -> dict[str, Any]:
+    """Fails transiently `failures` times, then succeeds."""
+    attempts = redis_test_client().incr(f"{TEST_KEY_PREFIX}{key}:attempts")
+    if attempts <= failures:
+        raise TransientError(f"flaky test service: attempt {attempts} failed", retry_after=0.05)
+    return {"attempts": attempts}
+
+
+def permanent_failure_service(*, key: str) -> dict[str, Any]:
+    attempts = redis_test_client().incr(f"{TEST_KEY_PREFIX}{key}:attempts")
+    raise PermanentError(f"test tracker answered HTTP 401 (attempt {attempts})")
+
+
+def tracker_failure_service(*, tracker_id: str) -> dict[str, Any]:
+    """Touches a tracker with a token, then fails with a message naming the tracker (never the token)."""
+    from siisurit.models import Tracker
+
+    tracker = Tracker.objects.get(id=tracker_id)
+    raise PermanentError(f"tracker {tracker} ({tracker.api_token!r}) answered HTTP 403")
+
+
+TEST_JOBS = (
+    Job("test_counting", "tests.worker.counting_service", "maintenance"),
+    Job("test_locked", "tests.worker.locked_service", "maintenance", lock_kwarg="project_id"),
+    Job("test_flaky", "tests.worker.flaky_service", "maintenance"),
+    Job("test_permanent", "tests.worker.permanent_failure_service", "maintenance"),
+    Job("test_tracker_failure", "tests.worker.tracker_failure_service", "download", lock_kwarg="tracker_id"),
+)
+for _job in TEST_JOBS:
+    job_register(_job)
+
+# Short backoff so that retry tests take milliseconds; the policy itself is the production one.
+_FAST_RETRY = {"retry_backoff": 0.05, "retry_backoff_max": 0.2}
+
+
+@app.task(base=JobTask, bind=True, name="tests.worker.counting", job_name="test_counting")
+def counting(self: JobTask, *, key: str, hold_seconds: float = 0.0) -> dict:
+    return self.run_job(key=key, hold_seconds=hold_seconds)
+
+
+@app.task(base=JobTask, bind=True, name="tests.worker.locked", job_name="test_locked")
+def locked(self: JobTask, *, project_id: str, key: str, hold_seconds: float = 0.0) -> dict:
+    return self.run_job(project_id=project_id, key=key, hold_seconds=hold_seconds)
+
+
+@app.task(base=JobTask, bind=True, name="tests.worker.flaky", job_name="test_flaky", **_FAST_RETRY)
+def flaky(self: JobTask, *, key: str, failures: int) -> dict:
+    return self.run_job(key=key, failures=failures)
+
+
+@app.task(base=JobTask, bind=True, name="tests.worker.permanent", job_name="test_permanent", **_FAST_RETRY)
+def permanent(self: JobTask, *, key: str) -> dict:
+    return self.run_job(key=key)
+
+
+@app.task(base=JobTask, bind=True, name="tests.worker.tracker_failure", job_name="test_tracker_failure", **_FAST_RETRY)
+def tracker_failure(self: JobTask, *, tracker_id: str) -> dict:
+    return self.run_job(tracker_id=tracker_id)
+
+
+# --- Queue hygiene ---------------------------------------------------------------------------------------------
+
+
+def queue_length(queue: str) -> int:
+    return redis_test_client().llen(queue)
+
+
+def purge_test_state() -> None:
+    """Empty the queues and drop results, beat claims and test counters in the test Redis database."""
+    client = redis_test_client()
+    assert settings.SII_REDIS_URL == os.environ["SII_REDIS_URL"], "settings must use the test Redis database"
+    for queue in QUEUE_NAMES:
+        client.delete(queue, *(f"{queue}\x06\x16{step}" for step in (3, 6, 9)))
+    for pattern in ("celery-task-meta-*", "siisurit:beat:*", f"{TEST_KEY_PREFIX}*", "unacked*"):
+        keys = list(client.scan_iter(match=pattern, count=1000))
+        if keys:
+            client.delete(*keys)
+
+
+@pytest.fixture
+def clean_queues() -> Iterator[None]:
+    purge_test_state()
+    yield
+    purge_test_state()
+
+
+# --- Workers ---------------------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def celery_worker_thread(clean_queues: None, transactional_db: None) -> Iterator[Any]:
+    """A worker thread on the real Redis consuming all queues, stopped after the test."""
+    import celery.contrib.testing.tasks  # noqa: F401  (registers `celery.ping`, which start_worker awaits)
+
+    with start_worker(
+        app,
+        pool="threads",
+        concurrency=4,
+        queues=list(QUEUE_NAMES),
+        perform_ping_check=False,
+        shutdown_timeout=30,
+        loglevel="WARNING",
+    ) as worker:
+        yield worker
+    connections.close_all()
+
+
+def worker_database_name() -> str:
+    return connections["default"].settings_dict["NAME"]
+
+
+class SubprocessWorker:
+    """A `celery -A workers worker` process with the test settings (and extra environment)."""
+
+    def __init__(self, *, queues: tuple[str, ...] = QUEUE_NAMES, env: dict[str, str] | None = None) -> None:
+        self.name = f"test-{uuid.uuid4().hex[:8]}@{os.uname().nodename}"
+        environment = {
+            **os.environ,
+            "SII_POSTGRES_DATABASE": worker_database_name(),
+            "PYTHONUNBUFFERED": "1",
+            **(env or {}),
+        }
+        command = [
+            sys.executable, "-m", "celery", "-A", "workers", "worker", "--pool=solo", "--loglevel=INFO",
+            "-Q", ",".join(queues), "-n", self.name, "--include", "tests.worker", "--without-mingle",
+            "--without-gossip",
+        ]  # fmt: skip
+        # A file, not a pipe: nobody reads a pipe while the test runs, and a full pipe would block the worker.
+        self.log = tempfile.NamedTemporaryFile(prefix="siisurit-worker-", suffix=".log")  # noqa: SIM115
+        self.process = subprocess.Popen(
+            command, cwd=_REPO, env=environment, start_new_session=True, stdout=self.log, stderr=subprocess.STDOUT
+        )
+
+    def wait_ready(self, timeout: float = 60.0) -> None:
+        """Return once the worker answers a ping (it then consumes its queues)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"worker exited with {self.process.returncode}:\n{self.output()}")
+            if app.control.ping(destination=[self.name], timeout=0.5):
+                return
+        raise TimeoutError(f"worker {self.name} did not answer within {timeout} s")
+
+    def kill(self) -> None:
+        """SIGKILL the worker: no cleanup, no acknowledgement, like an OOM kill."""
+        os.killpg(self.process.pid, signal.SIGKILL)
+        self.process.wait(timeout=10)
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGTERM)
+            try:
+                self.process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.kill()
+
+    def output(self) -> str:
+        return Path(self.log.name).read_text(errors="replace")
+
+    def __enter__(self) -> SubprocessWorker:
+        try:
+            self.wait_ready()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+        self.log.close()
