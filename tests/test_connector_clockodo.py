@@ -133,7 +133,7 @@ def test_full_download_pages_through_every_window(sandbox):
         in_window = sum(1 for begin in begins if start <= begin <= end)
         pages += max(1, -(-in_window // 50))  # an empty window still costs one request
     master_data = 4
-    assert sandbox.stats["clockodo"]["requests"] == master_data + pages
+    assert connector.request_count == master_data + pages
 
 
 def test_entry_fields_are_mapped_through_master_data(sandbox):
@@ -164,19 +164,25 @@ def test_unreadable_master_data_falls_back_to_ids(sandbox):
 
 def test_wrong_api_key_is_a_permanent_error_without_the_key(sandbox):
     key = "wrong-clockodo-api-key"
-    with pytest.raises(PermanentError) as caught:
-        download(clockodo_tracker(sandbox, api_token=Secret(key)))
+    with (
+        connector_for(clockodo_tracker(sandbox, api_token=Secret(key))) as connector,
+        pytest.raises(PermanentError) as caught,
+    ):
+        list(connector.download())
     message = str(caught.value)
     assert "demo-clockodo" in message
     assert "401" in message
     assert key not in message
-    assert sandbox.stats["clockodo"]["requests"] == 1
+    assert connector.request_count == 1  # not retried
 
 
 def test_missing_api_user_is_a_permanent_error(sandbox):
-    with pytest.raises(PermanentError, match="api_username"):
-        download(clockodo_tracker(sandbox, api_username=""))
-    assert sandbox.stats["clockodo"]["requests"] == 0
+    with (
+        connector_for(clockodo_tracker(sandbox, api_username="")) as connector,
+        pytest.raises(PermanentError, match="api_username"),
+    ):
+        list(connector.download())
+    assert connector.request_count == 0
 
 
 def test_retired_endpoint_is_a_permanent_error(sandbox):
@@ -209,15 +215,13 @@ def test_malformed_json_is_permanent(sandbox):
 def test_incremental_download_reads_a_trailing_window_only(sandbox):
     tracker = clockodo_tracker(sandbox)
     _, full = download(tracker)
-    full_requests = sandbox.stats["clockodo"]["requests"]
     newest = max(sandbox.entry_ids("clockodo"))
     sandbox.update_entry("clockodo", newest, text="DEMO-1 changed")
-    sandbox.reset_stats()
     records, incremental = download(tracker, since=full.cursor)
     assert not incremental.is_full
     assert str(newest) in {record.external_id for record in records}
     assert len(records) < ENTRY_COUNT
-    assert sandbox.stats["clockodo"]["requests"] < full_requests
+    assert incremental.request_count < full.request_count
     assert incremental.cursor > full.cursor
 
 
@@ -263,8 +267,7 @@ def test_download_service_second_run_is_incremental_and_cheaper(sandbox, clockod
     first = tracker_download(tracker_id=str(clockodo_row.id))
     newest = max(sandbox.entry_ids("clockodo"))
     sandbox.update_entry("clockodo", newest, text="DEMO-2 edited")
-    sandbox.reset_stats()
     second = tracker_download(tracker_id=str(clockodo_row.id))
     assert first["full"] and not second["full"]
-    assert sandbox.stats["clockodo"]["requests"] < first["requests"]
+    assert second["requests"] < first["requests"]
     assert WorkEntry.objects.get(tracker=clockodo_row, external_id=str(newest)).text == "DEMO-2 edited"

@@ -168,7 +168,7 @@ def test_full_download_pages_through_every_issue(sandbox):
     assert sorted(record.code for record in records) == sorted(sandbox.task_codes("youtrack"))
     assert connector.is_full
     # admin projects + time tracking settings + 3 pages of 100 (the last one short)
-    assert sandbox.stats["youtrack"]["requests"] == 2 + 3
+    assert connector.request_count == 2 + 3
 
 
 def test_issue_fields_are_mapped(sandbox):
@@ -237,13 +237,16 @@ def test_custom_assignee_fields_select_fields_by_exact_name(sandbox):
 
 def test_wrong_token_is_a_permanent_error_without_the_token(sandbox):
     token = "perm:wrong.token.value"
-    with pytest.raises(PermanentError) as caught:
-        download(youtrack_tracker(sandbox, api_token=Secret(token)))
+    with (
+        connector_for(youtrack_tracker(sandbox, api_token=Secret(token))) as connector,
+        pytest.raises(PermanentError) as caught,
+    ):
+        list(connector.download())
     message = str(caught.value)
     assert "demo-youtrack" in message
     assert "401" in message
     assert token not in message
-    assert sandbox.stats["youtrack"]["requests"] == 1
+    assert connector.request_count == 1  # not retried
 
 
 def test_rate_limit_with_retry_after_is_transient_then_succeeds(sandbox):
@@ -271,14 +274,13 @@ def test_incremental_download_reads_only_recent_changes(sandbox):
     tracker = youtrack_tracker(sandbox)
     _, full = download(tracker)
     sandbox.update_task("youtrack", 7, title="Changed title")
-    sandbox.reset_stats()
     records, incremental = download(tracker, since=full.cursor)
     assert not incremental.is_full
     # Newest first; the issue updated exactly at the cursor is read again (upserting it is harmless).
     assert (records[0].code, records[0].title) == ("DEMO-7", "Changed title")
     cursor = datetime.fromisoformat(full.cursor)
     assert all(record.updated_at == cursor for record in records[1:])
-    assert sandbox.stats["youtrack"]["requests"] == 2 + 1
+    assert incremental.request_count == 2 + 1
     assert datetime.fromisoformat(incremental.cursor) > cursor
 
 
@@ -322,9 +324,8 @@ def test_download_service_is_idempotent_and_deletes_upstream_deletions(sandbox, 
 def test_download_service_second_run_is_incremental_and_cheaper(sandbox, youtrack_row):
     first = tracker_download(tracker_id=str(youtrack_row.id))
     sandbox.update_task("youtrack", 12, title="Edited upstream", state="closed")
-    sandbox.reset_stats()
     second = tracker_download(tracker_id=str(youtrack_row.id))
     assert first["full"] and not second["full"]
-    assert sandbox.stats["youtrack"]["requests"] < first["requests"]
+    assert second["requests"] < first["requests"]
     task = Task.objects.get(tracker=youtrack_row, code="DEMO-12")
     assert (task.title, task.is_closed) == ("Edited upstream", True)

@@ -1,10 +1,11 @@
 """Management commands on the job queue: enqueue and wait, --no-wait, --sync, no worker, clear_caches."""
+# ruff: noqa: F811  (pytest fixtures imported from tests/worker.py are redefined as test arguments)
 
 from __future__ import annotations
 
 import io
-import os
 import json
+import os
 import time
 import uuid
 
@@ -44,7 +45,7 @@ def cached_key_count() -> int:
 @pytest.fixture
 def empty_download_cache():
     client = download_cache_client()
-    assert settings.SII_REDIS_CACHE_URL == os.environ["SII_REDIS_CACHE_URL"], "tests must use the test cache database"
+    assert os.environ["SII_REDIS_CACHE_URL"] == settings.SII_REDIS_CACHE_URL, "tests must use the test cache database"
     keys = list(client.scan_iter(match="siisurit:download:*"))
     if keys:
         client.delete(*keys)

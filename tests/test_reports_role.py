@@ -49,6 +49,9 @@ def connect_as(role: str) -> psycopg.Connection:
 
 def drop_role(role: str) -> None:
     with connection.cursor() as cursor:
+        cursor.execute("select count(*) from pg_roles where rolname = %s", [role])
+        if not cursor.fetchone()[0]:
+            return
         cursor.execute(sql.SQL("drop owned by {}").format(sql.Identifier(role)).as_string(connection.connection))
         cursor.execute(sql.SQL("drop role {}").format(sql.Identifier(role)).as_string(connection.connection))
 
@@ -206,11 +209,15 @@ def test_password_verifier_is_the_one_postgresql_computes():
 
 
 @pytest.mark.django_db
-def test_non_ascii_password_is_left_to_the_server():
-    assert scram_sha_256_verifier("pässwörd") is None
+def test_non_ascii_password_is_quoted_and_left_to_the_server():
+    password = "pä's\"s'; drop table siisurit_task; --"
+    assert scram_sha_256_verifier(password) is None
     role = unique_role_name()
-    report_user_make(username=role, password="pässwörd")
+    report_user_make(username=role, password=password)
     assert _stored_password(role).startswith("SCRAM-SHA-256$")
+    with connection.cursor() as cursor:
+        cursor.execute("select to_regclass('siisurit_task') is not null")
+        assert cursor.fetchone() == (True,)
 
 
 @pytest.mark.django_db

@@ -48,6 +48,7 @@ def counting_service(*, key: str, hold_seconds: float = 0.0, progress: Progress 
     """Counts starts and completions under `key`; holds until `release(key)` or `hold_seconds` pass."""
     client = redis_test_client()
     started = client.incr(f"{TEST_KEY_PREFIX}{key}:started")
+    client.rpush(f"{TEST_KEY_PREFIX}{key}:started-events", started)
     if progress:
         progress(0, 2, "started")
     if hold_seconds:
@@ -57,6 +58,17 @@ def counting_service(*, key: str, hold_seconds: float = 0.0, progress: Progress 
         progress(2, 2, "done")
     completed = client.incr(f"{TEST_KEY_PREFIX}{key}:completed")
     return {"started": started, "completed": completed}
+
+
+def wait_until_started(key: str, *, timeout: float = 30) -> None:
+    """Block until test job `key` started (an event pushed by the job, no polling)."""
+    if not redis_test_client().blpop([f"{TEST_KEY_PREFIX}{key}:started-events"], timeout=timeout):
+        raise TimeoutError(f"test job {key} did not start within {timeout} s")
+
+
+def release(key: str) -> None:
+    """Let a holding test job `key` finish."""
+    redis_test_client().rpush(f"{TEST_KEY_PREFIX}{key}:release", "go")
 
 
 def locked_service(*, project_id: str, key: str, hold_seconds: float = 0.0) -> dict[str, Any]:
@@ -133,7 +145,7 @@ def queue_length(queue: str) -> int:
 def purge_test_state() -> None:
     """Empty the queues and drop results, beat claims and test counters in the test Redis database."""
     client = redis_test_client()
-    assert settings.SII_REDIS_URL == os.environ["SII_REDIS_URL"], "settings must use the test Redis database"
+    assert os.environ["SII_REDIS_URL"] == settings.SII_REDIS_URL, "settings must use the test Redis database"
     for queue in QUEUE_NAMES:
         client.delete(queue, *(f"{queue}\x06\x16{step}" for step in (3, 6, 9)))
     for pattern in ("celery-task-meta-*", "siisurit:beat:*", f"{TEST_KEY_PREFIX}*", "unacked*"):

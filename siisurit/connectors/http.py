@@ -101,10 +101,10 @@ def retry_after_seconds(headers: Mapping[str, str]) -> float | None:
                 return _seconds_until(parsedate_to_datetime(value))
             except (TypeError, ValueError):
                 pass
-    for name in ("x-ratelimit-reset", "ratelimit-reset"):
-        reset = headers.get(name)
-        if not reset:
-            continue
+    for prefix in ("x-ratelimit", "ratelimit"):
+        reset, remaining = headers.get(f"{prefix}-reset"), headers.get(f"{prefix}-remaining")
+        if not reset or (remaining is not None and remaining.strip() != "0"):
+            continue  # the limit is not exhausted: the reset time says nothing about this refusal
         try:
             number = float(reset)
         except ValueError:

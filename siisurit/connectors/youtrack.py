@@ -46,7 +46,7 @@ class YouTrackConnector(Connector):
         return self.base_override() or self.location.api_base
 
     def auth_headers(self) -> dict[str, str]:
-        return {"Authorization": f"Bearer {self.token}", "Accept": "application/json"}
+        return {"Authorization": f"Bearer {self.token}"}
 
     def download(self, *, since: str | None = None) -> Iterator[RecordPage]:
         self.is_full = since is None

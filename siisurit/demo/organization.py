@@ -25,6 +25,7 @@ DEMO_SUPERUSER_PASSWORD = "admin"  # noqa: S105  (demo only: created in the loca
 class DemoOrganizationSummary:
     users: UsersImportSummary
     organization: ChangeSummary
+    organization_path: Path
     dry_run: bool
     #: `SII_DEMO_*` variables as used by the import: name -> (value, where it came from: "sandbox" or "environment")
     variables: dict[str, tuple[str, str]] = field(default_factory=dict)
@@ -71,12 +72,16 @@ def demo_organization_make(
         if dry_run:
             transaction.set_rollback(True)
     users.dry_run = organization.dry_run = dry_run
-    return DemoOrganizationSummary(users=users, organization=organization, dry_run=dry_run, variables=variables)
+    return DemoOrganizationSummary(
+        users=users,
+        organization=organization,
+        organization_path=Path(organization_path),
+        dry_run=dry_run,
+        variables=variables,
+    )
 
 
-def demo_superuser_make(
-    *, username: str = DEMO_SUPERUSER_USERNAME, password: str = DEMO_SUPERUSER_PASSWORD
-) -> bool:
+def demo_superuser_make(*, username: str = DEMO_SUPERUSER_USERNAME, password: str = DEMO_SUPERUSER_PASSWORD) -> bool:
     """Create the demo superuser unless a user of that name exists (its password is left alone); True if created.
 
     Only in the local environment: a well-known password must never reach a shared server.

@@ -34,9 +34,7 @@ def _port_answers(host: str, port: int) -> bool:
 
 
 @contextmanager
-def demo_sandbox(
-    *, host: str, base_port: int, seed: int, task_count: int, entry_count: int
-) -> Iterator[DemoSandbox]:
+def demo_sandbox(*, host: str, base_port: int, seed: int, task_count: int, entry_count: int) -> Iterator[DemoSandbox]:
     """Serve the sandbox trackers on BASE … BASE+5 for the duration of the block (or reuse running ones)."""
     ports = demo_sandbox_ports(base_port=base_port)
     answering = {kind: port for kind, port in ports.items() if _port_answers(host, port)}

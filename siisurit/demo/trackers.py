@@ -1,7 +1,7 @@
 """Where the demo's sandbox trackers listen, and the `SII_DEMO_*` variables pointing the demo organization at them.
 
 The sandbox serves one tracker kind per port, in the order of `siisurit.sandbox.KINDS`: github, gitlab, jira,
-youtrack, kimai, clockodo on BASE … BASE+5 (default 18801–18806, so they do not collide with common dev servers).
+youtrack, kimai, clockodo on BASE … BASE+5 (default 18801-18806, so they do not collide with common dev servers).
 """
 
 from __future__ import annotations

@@ -22,6 +22,8 @@ Progress = Callable[[int, int | None, str], None]
 
 CHUNK_SIZE = 20_000
 RESULT_TABLE = "siisurit_match_result"
+# Enough for the UPDATE's hash join over a million changed entries to stay in memory (this transaction only).
+WORK_MEM = "128MB"
 
 _SELECT_ENTRIES = f"""
     SELECT id::text, text, breadcrumb_trail, external_task_id, task_id::text, work_match_id::text
@@ -69,6 +71,7 @@ def project_entries_match(project_rules: ProjectRules, *, progress: Progress | N
     connection.ensure_connection()
     raw = connection.connection  # psycopg 3: server-side cursors and COPY
     with raw.cursor() as cursor:
+        cursor.execute(f"SET LOCAL work_mem = '{WORK_MEM}'")
         total = _entry_count(cursor, project_rules.tracker_ids)
         cursor.execute(f"DROP TABLE IF EXISTS {RESULT_TABLE}")
         cursor.execute(

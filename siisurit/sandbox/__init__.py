@@ -15,7 +15,9 @@ Public API::
         sandbox.username("kimai")          # accepted user name / e-mail (token owner)
         sandbox.stats["github"]            # {"requests": 3, "not_modified": 1, "faults": 0,
                                            #  "statuses": {200: 2, 304: 1}}
-        sandbox.reset_stats()
+        sandbox.reset_stats()               # or reset_stats("github")
+        sandbox.port("kimai")              # 54321
+        sandbox.credentials()              # {kind: {"base_url", "api_location", "username", "token"}}
 
 ``KINDS`` = ("github", "gitlab", "jira", "youtrack", "kimai", "clockodo").
 
@@ -33,7 +35,14 @@ youtrack_multi_assignee=False, github_rate_limit=5000, clockodo_page_size=50, la
   project; ``other_entry_count`` (default ``entry_count // 10``) more entries belong to other projects/customers.
 - ``users``: user names (default alice, bob, carol, dave, erin, frank); e-mails are ``<name>@example.com``,
   full names "Alice Anderson" etc. The first user owns the tokens.
-- ``tokens`` / ``usernames``: ``{kind: value}`` overrides of the accepted credentials.
+- ``tokens`` / ``usernames``: ``{kind: value}`` overrides of the accepted credentials. Defaults: user names
+  ``alice`` (GitHub, GitLab, YouTrack, Kimai) and ``alice@example.com`` (Jira, Clockodo).
+- ``faults``: rules applied at construction, e.g. ``[{"kind": "kimai", "status": 429, "count": 2}]``.
+- Paging details: GitHub ``per_page`` max 100; GitLab ``per_page`` max 100 (``x-total``/``x-total-pages`` left out
+  above 10,000 matches); Jira ``maxResults`` max 100; YouTrack ``$top`` default 42 (-1 = all); Kimai ``size`` max
+  500, default ``user`` = the token owner only (pass ``user=all``); Clockodo ``items_per_page`` (default
+  ``clockodo_page_size``, max 1000), ``time_since <= start < time_until``. Jira JQL understands
+  ``project = SHOP``, ``updated/created >= "YYYY-MM-DD HH:MM"`` (UTC) and ``ORDER BY updated|created|key``.
 - Data is deterministic from ``seed`` and generated lazily (item i from (seed, kind, i)), so 20,000 tasks and
   200,000 entries cost no memory. Timestamps lie between 2023-01-02 and 2025-06-30 (mutations use "now").
 

@@ -42,23 +42,34 @@ def parse_ports(text: str) -> dict[str, int]:
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
-        "--ports", type=parse_ports, default=parse_ports(DEFAULT_PORTS),
+        "--ports",
+        type=parse_ports,
+        default=parse_ports(DEFAULT_PORTS),
         help=f"ports of {', '.join(KINDS)}: a range like 8801-8806, a list, kind=port pairs, or 0 for "
-             f"ephemeral ports (default: {DEFAULT_PORTS})",
+        f"ephemeral ports (default: {DEFAULT_PORTS})",
     )
     parser.add_argument("--host", default="127.0.0.1", help="loopback address to bind (default: 127.0.0.1)")
     parser.add_argument("--seed", type=int, default=1, help="seed of the generated data (default: 1)")
-    parser.add_argument("--tasks", type=int, default=DEFAULT_TASK_COUNT,
-                        help=f"issues per task tracker (default: {DEFAULT_TASK_COUNT})")
-    parser.add_argument("--entries", type=int, default=DEFAULT_ENTRY_COUNT,
-                        help=f"work entries of the seeded project per time tracker (default: {DEFAULT_ENTRY_COUNT})")
+    parser.add_argument(
+        "--tasks", type=int, default=DEFAULT_TASK_COUNT, help=f"issues per task tracker (default: {DEFAULT_TASK_COUNT})"
+    )
+    parser.add_argument(
+        "--entries",
+        type=int,
+        default=DEFAULT_ENTRY_COUNT,
+        help=f"work entries of the seeded project per time tracker (default: {DEFAULT_ENTRY_COUNT})",
+    )
     parser.add_argument("--latency-ms", type=int, default=0, help="delay of every answer in ms (default: 0)")
 
 
 def sandbox_from_options(options: dict) -> SandboxTrackers:
     return SandboxTrackers(
-        seed=options["seed"], ports=options["ports"], host=options["host"], task_count=options["tasks"],
-        entry_count=options["entries"], latency_ms=options["latency_ms"],
+        seed=options["seed"],
+        ports=options["ports"],
+        host=options["host"],
+        task_count=options["tasks"],
+        entry_count=options["entries"],
+        latency_ms=options["latency_ms"],
     )
 
 

@@ -14,12 +14,28 @@ MAX_DURATION = 4 * 3600
 MAX_MODIFIED_LAG = MAX_DURATION + 3 * 86400 + 3600
 _WORK_MINUTES = WORKDAYS * WORKDAY_MINUTES * 0.98
 _GENERIC_TEXTS = (
-    "Daily standup", "Sprint planning", "Email and admin", "Customer call", "Team meeting", "Onboarding",
-    "Deployment", "Code review", "Retrospective", "Support hotline", "Travel", "",
+    "Daily standup",
+    "Sprint planning",
+    "Email and admin",
+    "Customer call",
+    "Team meeting",
+    "Onboarding",
+    "Deployment",
+    "Code review",
+    "Retrospective",
+    "Support hotline",
+    "Travel",
+    "",
 )
 _MENTION_FORMATS = (
-    "{code} {title}", "{code} {title}", "{code} {title}", "{code}: {lower}", "{title} ({code})", "Review {code}",
-    "{code} {title}, part 2", "Pairing on {code}",
+    "{code} {title}",
+    "{code} {title}",
+    "{code} {title}",
+    "{code}: {lower}",
+    "{title} ({code})",
+    "Review {code}",
+    "{code} {title}, part 2",
+    "Pairing on {code}",
 )
 
 
@@ -166,15 +182,24 @@ class EntryGenerator:
     ) -> EntryRecord:
         moment = now()
         return EntryRecord(
-            index=index, id=self.first_id + index, project=project, activity=activity, user=user, begin=begin,
-            duration=duration, text=text, billable=True, created=moment, modified=moment,
+            index=index,
+            id=self.first_id + index,
+            project=project,
+            activity=activity,
+            user=user,
+            begin=begin,
+            duration=duration,
+            text=text,
+            billable=True,
+            created=moment,
+            modified=moment,
         )
 
 
 def _mistyped(prefix: str) -> str:
     """A near miss of a code prefix: ``# 12`` for ``#12``, ``DMEO-12`` for ``DEMO-12``."""
     letters = prefix.rstrip("-")
-    rest = prefix[len(letters):]
+    rest = prefix[len(letters) :]
     if len(letters) >= 3 and letters.isalpha():
         return letters[0] + letters[2] + letters[1] + letters[3:] + rest
     if len(letters) == 2 and letters.isalpha():

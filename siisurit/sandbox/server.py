@@ -38,8 +38,9 @@ class TrackerServer(ThreadingHTTPServer):
     allow_reuse_address = True
     request_queue_size = 128
 
-    def __init__(self, host: str, port: int, *, kind: str, api: TrackerApi, faults: FaultInjector,
-                 stats: RequestStats) -> None:
+    def __init__(
+        self, host: str, port: int, *, kind: str, api: TrackerApi, faults: FaultInjector, stats: RequestStats
+    ) -> None:
         host = loopback_host(host)
         if ipaddress.ip_address(host).version == 6:
             self.address_family = socket.AF_INET6

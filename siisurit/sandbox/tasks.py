@@ -13,9 +13,24 @@ MAX_UPDATE_LAG = 120 * 86400
 
 _VERBS = ("Fix", "Add", "Improve", "Refactor", "Document", "Remove", "Update", "Test", "Investigate", "Speed up")
 _OBJECTS = (
-    "rounding error", "login form", "checkout total", "search filter", "CSV export", "invoice PDF",
-    "password reset", "product images", "shipping rates", "order history", "newsletter signup", "cart badge",
-    "API pagination", "discount codes", "tax calculation", "admin dashboard", "stock warnings", "gift cards",
+    "rounding error",
+    "login form",
+    "checkout total",
+    "search filter",
+    "CSV export",
+    "invoice PDF",
+    "password reset",
+    "product images",
+    "shipping rates",
+    "order history",
+    "newsletter signup",
+    "cart badge",
+    "API pagination",
+    "discount codes",
+    "tax calculation",
+    "admin dashboard",
+    "stock warnings",
+    "gift cards",
 )
 _PLACES = ("in checkout", "on mobile", "for guests", "in the admin", "for EU customers", "after payment", "", "", "")
 _LABELS = ("bug", "enhancement", "documentation", "performance", "ux", "security")
@@ -150,7 +165,20 @@ class TaskGenerator:
         """A task added at runtime (created now, open)."""
         moment = now()
         return TaskRecord(
-            index=index, number=index + 1, title=title, description="", state="open", resolution=None,
-            created=moment, updated=moment, closed=None, reporter=reporter, assignees=(), estimate=None,
-            spent=None, labels=(), comments=0, is_pull_request=False,
+            index=index,
+            number=index + 1,
+            title=title,
+            description="",
+            state="open",
+            resolution=None,
+            created=moment,
+            updated=moment,
+            closed=None,
+            reporter=reporter,
+            assignees=(),
+            estimate=None,
+            spent=None,
+            labels=(),
+            comments=0,
+            is_pull_request=False,
         )

@@ -81,8 +81,12 @@ class SandboxTrackers:
         self._tokens = DEFAULT_TOKENS | dict(tokens or {})
         owner = self.users[0]
         self._usernames = {
-            "github": owner.username, "gitlab": owner.username, "jira": owner.email,
-            "youtrack": owner.username, "kimai": owner.username, "clockodo": owner.email,
+            "github": owner.username,
+            "gitlab": owner.username,
+            "jira": owner.email,
+            "youtrack": owner.username,
+            "kimai": owner.username,
+            "clockodo": owner.email,
         } | dict(usernames or {})
         self.stats = RequestStats(KINDS)
         self._faults = {kind: FaultInjector() for kind in KINDS}
@@ -96,8 +100,10 @@ class SandboxTrackers:
             prefixes={"kimai": kimai_code_prefix, "clockodo": clockodo_code_prefix},
         )
         self._apis = self._build_apis(
-            estimate_field=youtrack_estimate_field, multi_assignee=youtrack_multi_assignee,
-            github_rate_limit=github_rate_limit, clockodo_page_size=clockodo_page_size,
+            estimate_field=youtrack_estimate_field,
+            multi_assignee=youtrack_multi_assignee,
+            github_rate_limit=github_rate_limit,
+            clockodo_page_size=clockodo_page_size,
         )
         self.set_latency(latency_ms)
         for rule in faults:
@@ -112,12 +118,20 @@ class SandboxTrackers:
         self.task_counts = dict(tasks)
         self.entry_counts = dict(entries)
         self._task_generators = {
-            "github": TaskGenerator(seed=seed, salt="github", users=users, pull_request_every=pull_request_every,
-                                    count=numbers_for_issues(tasks["github"], pull_request_every)),
+            "github": TaskGenerator(
+                seed=seed,
+                salt="github",
+                users=users,
+                pull_request_every=pull_request_every,
+                count=numbers_for_issues(tasks["github"], pull_request_every),
+            ),
             "gitlab": TaskGenerator(seed=seed, salt="gitlab", users=users, count=tasks["gitlab"]),
-            "gitlab-mr": TaskGenerator(seed=seed, salt="gitlab-mr", users=users,
-                                       count=tasks["gitlab"] // 4 if merge_request_count is None
-                                       else merge_request_count),
+            "gitlab-mr": TaskGenerator(
+                seed=seed,
+                salt="gitlab-mr",
+                users=users,
+                count=tasks["gitlab"] // 4 if merge_request_count is None else merge_request_count,
+            ),
             "jira": TaskGenerator(seed=seed, salt="jira", users=users, count=tasks["jira"]),
             "youtrack": TaskGenerator(seed=seed, salt="youtrack", users=users, count=tasks["youtrack"]),
         }
@@ -125,23 +139,34 @@ class SandboxTrackers:
         github, youtrack = self._task_generators["github"], self._task_generators["youtrack"]
         mentions = {
             "kimai": MentionPlan(
-                prefix=prefixes["kimai"], task_count=tasks["github"],
+                prefix=prefixes["kimai"],
+                task_count=tasks["github"],
                 number_of=lambda index: issue_number(index, pull_request_every),
                 title_of=lambda index: github.title(issue_number(index, pull_request_every) - 1),
                 max_number=github.count,
             ),
-            "clockodo": MentionPlan(prefix=prefixes["clockodo"], task_count=tasks["youtrack"],
-                                    number_of=lambda index: index + 1, title_of=youtrack.title,
-                                    max_number=youtrack.count),
+            "clockodo": MentionPlan(
+                prefix=prefixes["clockodo"],
+                task_count=tasks["youtrack"],
+                number_of=lambda index: index + 1,
+                title_of=youtrack.title,
+                max_number=youtrack.count,
+            ),
         }
         plans = {"kimai": (kimai_data, 1), "clockodo": (clockodo_data, 40001)}
         self._entry_generators = {}
         for kind, (data, first_id) in plans.items():
             others = other_entries[kind]
             self._entry_generators[kind] = EntryGenerator(
-                seed=seed, salt=kind, seeded_count=entries[kind],
-                other_count=entries[kind] // 10 if others is None else others, first_id=first_id, users=users,
-                seeded_project=data.SEEDED_PLAN, other_projects=data.OTHER_PLANS, mentions=mentions[kind],
+                seed=seed,
+                salt=kind,
+                seeded_count=entries[kind],
+                other_count=entries[kind] // 10 if others is None else others,
+                first_id=first_id,
+                users=users,
+                seeded_project=data.SEEDED_PLAN,
+                other_projects=data.OTHER_PLANS,
+                mentions=mentions[kind],
             )
         self._entry_stores = {kind: entry_store(generator) for kind, generator in self._entry_generators.items()}
 
@@ -159,8 +184,12 @@ class SandboxTrackers:
             "github": GithubApi(store=stores["github"], rate_limit=github_rate_limit, **common("github")),
             "gitlab": GitlabApi(issues=stores["gitlab"], merge_requests=stores["gitlab-mr"], **common("gitlab")),
             "jira": JiraApi(store=stores["jira"], **common("jira")),
-            "youtrack": YoutrackApi(store=stores["youtrack"], estimate_field=estimate_field,
-                                    multi_assignee=multi_assignee, **common("youtrack")),
+            "youtrack": YoutrackApi(
+                store=stores["youtrack"],
+                estimate_field=estimate_field,
+                multi_assignee=multi_assignee,
+                **common("youtrack"),
+            ),
             "kimai": KimaiApi(**regions("kimai"), **common("kimai")),
             "clockodo": ClockodoApi(page_size=clockodo_page_size, **regions("clockodo"), **common("clockodo")),
         }
@@ -172,8 +201,14 @@ class SandboxTrackers:
             return self
         try:
             for kind in KINDS:
-                server = TrackerServer(self.host, self._ports[kind], kind=kind, api=self._apis[kind],
-                                       faults=self._faults[kind], stats=self.stats)
+                server = TrackerServer(
+                    self.host,
+                    self._ports[kind],
+                    kind=kind,
+                    api=self._apis[kind],
+                    faults=self._faults[kind],
+                    stats=self.stats,
+                )
                 self._servers[kind] = server
                 server.start()
         except BaseException:
@@ -215,11 +250,17 @@ class SandboxTrackers:
         locations = {
             "github": {None: "/acme/webshop", "issue": "/acme/webshop/issues/1", "ssh": None},
             "gitlab": {None: "/acme/webshop", "issue": "/acme/webshop/-/issues/1"},
-            "jira": {None: "/browse/SHOP-1", "project": "/projects/SHOP",
-                     "board": "/jira/software/projects/SHOP/boards/1"},
+            "jira": {
+                None: "/browse/SHOP-1",
+                "project": "/projects/SHOP",
+                "board": "/jira/software/projects/SHOP/boards/1",
+            },
             "youtrack": {None: "/projects/DEMO", "newIssue": "/newIssue?project=DEMO", "issue": "/issue/DEMO-1"},
-            "kimai": {None: "/en/admin/project/1/details", "customer": "/en/admin/customer/1/details",
-                      "activity": "/en/admin/activity/4/details"},
+            "kimai": {
+                None: "/en/admin/project/1/details",
+                "customer": "/en/admin/customer/1/details",
+                "activity": "/en/admin/activity/4/details",
+            },
             "clockodo": {None: "/en/projectreports/report/?id=123"},
         }[kind]
         if variant not in locations or locations[variant] is None:
@@ -236,8 +277,15 @@ class SandboxTrackers:
 
     def credentials(self) -> dict[str, dict[str, str]]:
         """``{kind: {"base_url", "api_location", "username", "token"}}`` of the running trackers."""
-        return {kind: {"base_url": self.base_url(kind), "api_location": self.api_location(kind),
-                       "username": self.username(kind), "token": self.token(kind)} for kind in KINDS}
+        return {
+            kind: {
+                "base_url": self.base_url(kind),
+                "api_location": self.api_location(kind),
+                "username": self.username(kind),
+                "token": self.token(kind),
+            }
+            for kind in KINDS
+        }
 
     # Statistics, faults, latency
 
@@ -270,8 +318,9 @@ class SandboxTrackers:
     def task_codes(self, kind: str) -> list[str]:
         """Codes of the existing issues (GitHub without pull requests; GitLab issues and ``!N`` MRs)."""
         prefix = _CODE_PREFIXES[kind]
-        codes = [f"{prefix}{record.number}" for record in _records(self._task_stores[kind])
-                 if not record.is_pull_request]
+        codes = [
+            f"{prefix}{record.number}" for record in _records(self._task_stores[kind]) if not record.is_pull_request
+        ]
         if kind == "gitlab":
             codes += [f"!{record.number}" for record in _records(self._task_stores["gitlab-mr"])]
         return codes
@@ -284,13 +333,20 @@ class SandboxTrackers:
     def entry_ids(self, kind: str, *, all_projects: bool = False) -> list[int]:
         """Ids of the existing entries of the seeded project (or of every project)."""
         seeded = (kimai_data if kind == "kimai" else clockodo_data).SEEDED_PROJECT_ID
-        return [record.id for record in _records(self._entry_store(kind))
-                if all_projects or record.project == seeded]
+        return [record.id for record in _records(self._entry_store(kind)) if all_projects or record.project == seeded]
 
     # Mutations
 
-    def update_task(self, kind: str, code: int | str, *, title: str | None = None, state: str | None = None,
-                    assignees: Iterable[str] | None = None, estimate: int | None = None) -> TaskRecord:
+    def update_task(
+        self,
+        kind: str,
+        code: int | str,
+        *,
+        title: str | None = None,
+        state: str | None = None,
+        assignees: Iterable[str] | None = None,
+        estimate: int | None = None,
+    ) -> TaskRecord:
         """Change a task upstream; ``updated`` becomes now. ``KeyError`` for an unknown task."""
         target = self._existing_task(kind, code)
         record = target.store.get(target.index)
@@ -301,8 +357,11 @@ class SandboxTrackers:
             if state not in ("open", "in_progress", "closed"):
                 raise ValueError("state must be open, in_progress or closed")
             closed = state == "closed"
-            changes |= {"state": state, "closed": changes["updated"] if closed else None,
-                        "resolution": "completed" if closed else None}
+            changes |= {
+                "state": state,
+                "closed": changes["updated"] if closed else None,
+                "resolution": "completed" if closed else None,
+            }
         if assignees is not None:
             changes["assignees"] = tuple(self._user_index(name) for name in assignees)
         if estimate is not None:
@@ -321,8 +380,15 @@ class SandboxTrackers:
         generator = self._task_generators[name]
         return self._task_stores[name].add(lambda index: generator.new_record(index, title=title)).number
 
-    def update_entry(self, kind: str, entry_id: int, *, text: str | None = None, duration: int | None = None,
-                     begin: datetime | None = None) -> EntryRecord:
+    def update_entry(
+        self,
+        kind: str,
+        entry_id: int,
+        *,
+        text: str | None = None,
+        duration: int | None = None,
+        begin: datetime | None = None,
+    ) -> EntryRecord:
         """Change a work entry upstream; its modification time becomes now. ``KeyError`` if unknown."""
         store = self._entry_store(kind)
         index = self._existing_entry_index(store, entry_id)
@@ -340,8 +406,17 @@ class SandboxTrackers:
         store = self._entry_store(kind)
         store.delete(self._existing_entry_index(store, entry_id))
 
-    def add_entry(self, kind: str, *, text: str, begin: datetime, duration: int, user: str | None = None,
-                  project: int | None = None, activity: int | None = None) -> int:
+    def add_entry(
+        self,
+        kind: str,
+        *,
+        text: str,
+        begin: datetime,
+        duration: int,
+        user: str | None = None,
+        project: int | None = None,
+        activity: int | None = None,
+    ) -> int:
         """Add a work entry (default: seeded project, first activity/service, first user); returns its id."""
         generator = self._entry_generators.get(kind)
         if generator is None:
@@ -350,9 +425,21 @@ class SandboxTrackers:
         project = plan.project_id if project is None else project
         activity = plan.activity_ids[0] if activity is None else activity
         user_index = self._user_index(user) if user else 0
-        return self._entry_stores[kind].add(lambda index: generator.new_record(
-            index, text=text, begin=from_datetime(begin), duration=duration, user=user_index, project=project,
-            activity=activity)).id
+        return (
+            self._entry_stores[kind]
+            .add(
+                lambda index: generator.new_record(
+                    index,
+                    text=text,
+                    begin=from_datetime(begin),
+                    duration=duration,
+                    user=user_index,
+                    project=project,
+                    activity=activity,
+                )
+            )
+            .id
+        )
 
     # Helpers
 
@@ -364,7 +451,7 @@ class SandboxTrackers:
             name, text = "gitlab-mr", text[1:]
         prefix = _CODE_PREFIXES[kind]
         if text.upper().startswith(prefix):
-            text = text[len(prefix):]
+            text = text[len(prefix) :]
         if not text.isdigit():
             raise ValueError(f"not a {kind} task code: {code!r}")
         store = self._task_stores[name]

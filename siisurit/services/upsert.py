@@ -108,13 +108,15 @@ def tracker_tasks_upsert(*, tracker_id: UUID, records: Sequence[TaskRecord], res
         cursor.execute(
             "CREATE TEMP TABLE IF NOT EXISTS sii_task_stage (id uuid, external_id text, code text, title text, "
             "state text, is_closed boolean, estimate_hours numeric, url text, created_at timestamptz, "
-            "updated_at timestamptz, closed_at timestamptz) ON COMMIT DELETE ROWS"
+            "updated_at timestamptz, closed_at timestamptz)"
         )
         cursor.execute(
             "CREATE TEMP TABLE IF NOT EXISTS sii_assignee_stage "
-            "(id uuid, external_id text, external_username text, user_id uuid) ON COMMIT DELETE ROWS"
+            "(id uuid, external_id text, external_username text, user_id uuid)"
         )
-        cursor.execute("TRUNCATE sii_task_stage, sii_assignee_stage")  # also within an outer transaction
+        # DELETE, not TRUNCATE: a small temporary table is emptied much faster than its file is replaced.
+        cursor.execute("DELETE FROM sii_task_stage")
+        cursor.execute("DELETE FROM sii_assignee_stage")
         _copy_rows(
             cursor,
             "sii_task_stage",
@@ -133,10 +135,15 @@ def tracker_tasks_upsert(*, tracker_id: UUID, records: Sequence[TaskRecord], res
             """,
             {"tracker_id": tracker_id},
         )
-        _tasks_delete_where(
-            tracker_id,
-            "t.code IN (SELECT code FROM sii_task_stage s WHERE s.external_id <> t.external_id) AND NOT t.is_declared",
+        # Driven from the small stage through the (tracker_id, code) index.
+        cursor.execute(
+            f"""
+            SELECT t.id FROM sii_task_stage s JOIN {_TASK} t ON t.tracker_id = %(tracker_id)s AND t.code = s.code
+            WHERE t.external_id <> s.external_id AND NOT t.is_declared
+            """,
+            {"tracker_id": tracker_id},
         )
+        _tasks_delete([row[0] for row in cursor.fetchall()])
         created, updated = _merge(
             cursor,
             table=_TASK,
@@ -193,9 +200,9 @@ def tracker_work_entries_upsert(
         cursor.execute(
             "CREATE TEMP TABLE IF NOT EXISTS sii_work_stage (id uuid, external_id text, external_username text, "
             "user_id uuid, started_at timestamptz, duration_seconds integer, text text, breadcrumb_trail text, "
-            "external_task_id text, updated_at timestamptz) ON COMMIT DELETE ROWS"
+            "external_task_id text, updated_at timestamptz)"
         )
-        cursor.execute("TRUNCATE sii_work_stage")  # also when called within an outer transaction
+        cursor.execute("DELETE FROM sii_work_stage")
         _copy_rows(
             cursor,
             "sii_work_stage",
@@ -234,19 +241,20 @@ def tracker_unseen_delete(*, tracker_id: UUID, holds: str) -> int:
                 {"tracker_id": tracker_id},
             )
             return cursor.rowcount
-    return _tasks_delete_where(
-        tracker_id,
-        f"NOT t.is_declared AND t.external_id <> '' "
-        f"AND NOT EXISTS (SELECT 1 FROM {_SEEN} s WHERE s.external_id = t.external_id)",
-    )
-
-
-def _tasks_delete_where(tracker_id: UUID, condition: str) -> int:
-    """Delete tasks through the ORM (work entries pointing to them are unlinked, rules targeting them go too)."""
-    with connection.cursor() as cursor:
-        cursor.execute(f"SELECT t.id FROM {_TASK} t WHERE t.tracker_id = %(tracker_id)s AND {condition}",
-                       {"tracker_id": tracker_id})  # fmt: skip
+        cursor.execute(
+            f"""
+            SELECT t.id FROM {_TASK} t
+            WHERE t.tracker_id = %(tracker_id)s AND NOT t.is_declared AND t.external_id <> ''
+            AND NOT EXISTS (SELECT 1 FROM {_SEEN} s WHERE s.external_id = t.external_id)
+            """,
+            {"tracker_id": tracker_id},
+        )
         task_ids = [row[0] for row in cursor.fetchall()]
+    return _tasks_delete(task_ids)
+
+
+def _tasks_delete(task_ids: list[UUID]) -> int:
+    """Delete tasks through the ORM (work entries pointing to them are unlinked, rules targeting them go too)."""
     deleted = 0
     for start in range(0, len(task_ids), _DELETE_BATCH_SIZE):
         batch = task_ids[start : start + _DELETE_BATCH_SIZE]

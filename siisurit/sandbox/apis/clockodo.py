@@ -44,8 +44,15 @@ class ClockodoApi(BaseApi):
     )
     pages = ((r"(?:/[a-z]{2})?/projectreports/report/?", "Clockodo project report"),)
 
-    def __init__(self, *, store: LazyStore, seeded_region: tuple[int, int], other_region: tuple[int, int],
-                 page_size: int, **kwargs) -> None:
+    def __init__(
+        self,
+        *,
+        store: LazyStore,
+        seeded_region: tuple[int, int],
+        other_region: tuple[int, int],
+        page_size: int,
+        **kwargs,
+    ) -> None:
         super().__init__(**kwargs)
         self.store = store
         self.seeded_region = seeded_region
@@ -69,9 +76,15 @@ class ClockodoApi(BaseApi):
         return self.owner if email.lower() == self.username.lower() and key == self.token else None
 
     def error(self, status: int, message: str | None = None) -> Response:
-        messages = {400: "Bad request", 401: "Authentication failed", 403: "Access denied", 404: "Not found",
-                    410: "This API endpoint has been retired.", 429: "Too many requests",
-                    503: "Service unavailable"}
+        messages = {
+            400: "Bad request",
+            401: "Authentication failed",
+            403: "Access denied",
+            404: "Not found",
+            410: "This API endpoint has been retired.",
+            429: "Too many requests",
+            503: "Service unavailable",
+        }
         return Response.json({"error": {"message": message or messages.get(status, "Error")}}, status)
 
     # Endpoints
@@ -106,7 +119,7 @@ class ClockodoApi(BaseApi):
         def matches(item) -> bool:
             if (projects and item.project not in projects) or (users and item.user not in users):
                 return False
-            if not since <= item.begin <= until:
+            if not since <= item.begin < until:  # half-open, so adjacent windows never count an entry twice
                 return False
             if not records:
                 return True
@@ -118,23 +131,38 @@ class ClockodoApi(BaseApi):
 
         key = ("clockodo", since, until, projects, users, services, billable, text)
         if records:
-            selection = [index for index in self.store.candidates(regions, since, until)
-                         if (record := self.store.get(index)) is not None and matches(record)]
+            selection = [
+                index
+                for index in self.store.candidates(regions, since, until)
+                if (record := self.store.get(index)) is not None and matches(record)
+            ]
             selection.sort(key=lambda index: (self.store.get(index).begin, index))
         else:
-            selection = self.store.select(key, matches, regions=regions, lower=since, upper=until,
-                                          sort_key=lambda item: item.begin, presorted=len(regions) == 1)
+            selection = self.store.select(
+                key,
+                matches,
+                regions=regions,
+                lower=since,
+                upper=until,
+                sort_key=lambda item: item.begin,
+                presorted=len(regions) == 1,
+            )
         per_page = request.int_param("items_per_page", self.page_size, minimum=1, maximum=MAX_ITEMS_PER_PAGE)
         page = request.int_param("page", 1, minimum=1)
         count_pages = max(1, -(-len(selection) // per_page))
-        filters = {name[len("filter[") : -1]: values[0] for name, values in request.query.items()
-                   if name.startswith("filter[")}
+        filters = {
+            name[len("filter[") : -1]: values[0] for name, values in request.query.items() if name.startswith("filter[")
+        }
 
         def make() -> bytes:
             chunk = selection[(page - 1) * per_page : page * per_page]
             body = {
-                "paging": {"items_per_page": per_page, "current_page": page, "count_pages": count_pages,
-                           "count_items": len(selection)},
+                "paging": {
+                    "items_per_page": per_page,
+                    "current_page": page,
+                    "count_pages": count_pages,
+                    "count_items": len(selection),
+                },
                 "filter": filters or None,
                 "entries": [self._entry(self.store.get(index), iso) for index in chunk],
             }
@@ -157,8 +185,9 @@ class ClockodoApi(BaseApi):
 
     def list_projects(self, request: Request) -> Response:
         customers = _ids(request, "customers_id")
-        return _listing(request, [project for project in PROJECTS
-                                  if not customers or project["customers_id"] in customers])
+        return _listing(
+            request, [project for project in PROJECTS if not customers or project["customers_id"] in customers]
+        )
 
     def get_project(self, request: Request, project_id: str) -> Response:
         return self._single(PROJECT_BY_ID.get(int(project_id)))
@@ -182,22 +211,41 @@ class ClockodoApi(BaseApi):
         return Response.json({"data": item}) if item is not None else self.error(404)
 
     def _user(self, user: SandboxUser) -> dict:
-        return {"id": _FIRST_USER_ID + user.index, "name": user.full_name, "number": f"E{user.index + 1:03d}",
-                "email": user.email, "role": "owner" if user.index == 0 else "worker", "active": True,
-                "timezone": "Europe/London" if user.zone_hours == 0 else "Europe/Berlin", "language": "en",
-                "teams_id": None}
+        return {
+            "id": _FIRST_USER_ID + user.index,
+            "name": user.full_name,
+            "number": f"E{user.index + 1:03d}",
+            "email": user.email,
+            "role": "owner" if user.index == 0 else "worker",
+            "active": True,
+            "timezone": "Europe/London" if user.zone_hours == 0 else "Europe/Berlin",
+            "language": "en",
+            "teams_id": None,
+        }
 
     def _entry(self, record: EntryRecord, iso: bool) -> dict:
         timestamp = iso_z if iso else legacy_time
         return {
-            "id": record.id, "type": 1, "customers_id": PROJECT_BY_ID[record.project]["customers_id"],
-            "projects_id": record.project, "subprojects_id": None, "services_id": record.activity,
-            "users_id": _FIRST_USER_ID + record.user, "billable": 1 if record.billable else 0,
-            "texts_id": zlib.crc32(record.text.encode()) % 1_000_000 if record.text else None, "text": record.text,
-            "time_since": timestamp(record.begin), "time_until": timestamp(record.begin + record.duration),
-            "duration": record.duration, "offset": 0, "clocked": False, "clocked_offline": False,
-            "time_clocked_since": None, "time_insert": timestamp(record.created),
-            "time_last_change": timestamp(record.modified), "hourly_rate": 95.0,
+            "id": record.id,
+            "type": 1,
+            "customers_id": PROJECT_BY_ID[record.project]["customers_id"],
+            "projects_id": record.project,
+            "subprojects_id": None,
+            "services_id": record.activity,
+            "users_id": _FIRST_USER_ID + record.user,
+            "billable": 1 if record.billable else 0,
+            "texts_id": zlib.crc32(record.text.encode()) % 1_000_000 if record.text else None,
+            "text": record.text,
+            "time_since": timestamp(record.begin),
+            "time_until": timestamp(record.begin + record.duration),
+            "duration": record.duration,
+            "offset": 0,
+            "clocked": False,
+            "clocked_offline": False,
+            "time_clocked_since": None,
+            "time_insert": timestamp(record.created),
+            "time_last_change": timestamp(record.modified),
+            "hourly_rate": 95.0,
         }
 
 

@@ -9,16 +9,36 @@ SEEDED_PROJECT_ID = 123
 
 
 def _customer(id_: int, name: str, active: bool = True) -> dict:
-    return {"id": id_, "name": name, "number": f"K{id_}", "active": active, "billable_default": True, "note": None,
-            "color": 0x3B82F6 + id_, "test_data": False}
+    return {
+        "id": id_,
+        "name": name,
+        "number": f"K{id_}",
+        "active": active,
+        "billable_default": True,
+        "note": None,
+        "color": 0x3B82F6 + id_,
+        "test_data": False,
+    }
 
 
 def _project(id_: int, name: str, customer: dict, active: bool = True) -> dict:
-    return {"id": id_, "customers_id": customer["id"], "name": name, "number": f"P{id_}", "active": active,
-            "billable_default": True, "note": None, "completed": not active,
-            "completed_at": None if active else "2023-03-31T00:00:00Z", "count_subprojects": 0, "deadline": None,
-            "start_date": "2023-01-02", "budget": {"monetary": False, "hard": False, "interval": None, "amount": None},
-            "revenue_factor": None, "test_data": False}
+    return {
+        "id": id_,
+        "customers_id": customer["id"],
+        "name": name,
+        "number": f"P{id_}",
+        "active": active,
+        "billable_default": True,
+        "note": None,
+        "completed": not active,
+        "completed_at": None if active else "2023-03-31T00:00:00Z",
+        "count_subprojects": 0,
+        "deadline": None,
+        "start_date": "2023-01-02",
+        "budget": {"monetary": False, "hard": False, "interval": None, "amount": None},
+        "revenue_factor": None,
+        "test_data": False,
+    }
 
 
 def _service(id_: int, name: str) -> dict:

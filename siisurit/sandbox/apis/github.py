@@ -20,8 +20,14 @@ SUPPORTED_VERSIONS = ("2022-11-28", "2026-03-10")
 _DOCS = "https://docs.github.com/rest"
 _RATE_DOCS = "https://docs.github.com/rest/overview/rate-limits-for-the-rest-api"
 _PREFIX = r"(?:/api/v3)?"
-_LABEL_COLORS = {"bug": "d73a4a", "enhancement": "a2eeef", "documentation": "0075ca", "performance": "fbca04",
-                 "ux": "c5def5", "security": "b60205"}
+_LABEL_COLORS = {
+    "bug": "d73a4a",
+    "enhancement": "a2eeef",
+    "documentation": "0075ca",
+    "performance": "fbca04",
+    "ux": "c5def5",
+    "security": "b60205",
+}
 
 
 class RateLimit:
@@ -89,10 +95,16 @@ class GithubApi(BaseApi):
         return self.error(401, "Bad credentials")
 
     def error(self, status: int, message: str | None = None) -> Response:
-        messages = {401: "Bad credentials", 403: "Forbidden", 404: "Not Found", 410: "Gone",
-                    422: "Validation Failed", 429: "API rate limit exceeded", 503: "Service Unavailable"}
-        body = {"message": message or messages.get(status, "Error"), "documentation_url": _DOCS,
-                "status": str(status)}
+        messages = {
+            401: "Bad credentials",
+            403: "Forbidden",
+            404: "Not Found",
+            410: "Gone",
+            422: "Validation Failed",
+            429: "API rate limit exceeded",
+            503: "Service Unavailable",
+        }
+        body = {"message": message or messages.get(status, "Error"), "documentation_url": _DOCS, "status": str(status)}
         return Response.json(body, status, self.rate_limit.headers())
 
     def fault_response(self, fault: Fault, request: Request) -> Response:
@@ -100,8 +112,10 @@ class GithubApi(BaseApi):
             body = {"message": "API rate limit exceeded for user ID 1001.", "documentation_url": _RATE_DOCS}
             response = Response.json(body, 403, self.rate_limit.headers(exhausted_until=now() + fault.reset_in))
         elif fault.fault == "secondary_rate_limit":
-            body = {"message": "You have exceeded a secondary rate limit. Please wait a few minutes before you try "
-                               "again.", "documentation_url": _RATE_DOCS}
+            body = {
+                "message": "You have exceeded a secondary rate limit. Please wait a few minutes before you try again.",
+                "documentation_url": _RATE_DOCS,
+            }
             response = Response.json(body, 403, self.rate_limit.headers())
         else:
             response = self.error(fault.status or 503)
@@ -124,8 +138,10 @@ class GithubApi(BaseApi):
         sort = request.param("sort", "created")
         direction = request.param("direction", "desc")
         since_text = request.param("since")
-        if state not in ("open", "closed", "all") or sort not in ("created", "updated", "comments") or (
-            direction not in ("asc", "desc")
+        if (
+            state not in ("open", "closed", "all")
+            or sort not in ("created", "updated", "comments")
+            or (direction not in ("asc", "desc"))
         ):
             return self.error(422)
         try:
@@ -165,22 +181,37 @@ class GithubApi(BaseApi):
             return self.error(404)
         api_base = self._api_base(request)
         body = {
-            "id": REPOSITORY_ID, "node_id": "R_kgDOSandbox", "name": REPOSITORY, "full_name": f"{OWNER}/{REPOSITORY}",
-            "private": True, "owner": {"login": OWNER, "id": 900, "type": "Organization"},
-            "html_url": f"{request.base_url}/{OWNER}/{REPOSITORY}", "url": f"{api_base}/repos/{OWNER}/{REPOSITORY}",
-            "has_issues": True, "open_issues_count": len(self._select("open", None, "created", "desc")),
+            "id": REPOSITORY_ID,
+            "node_id": "R_kgDOSandbox",
+            "name": REPOSITORY,
+            "full_name": f"{OWNER}/{REPOSITORY}",
+            "private": True,
+            "owner": {"login": OWNER, "id": 900, "type": "Organization"},
+            "html_url": f"{request.base_url}/{OWNER}/{REPOSITORY}",
+            "url": f"{api_base}/repos/{OWNER}/{REPOSITORY}",
+            "has_issues": True,
+            "open_issues_count": len(self._select("open", None, "created", "desc")),
             "default_branch": "main",
         }
         return self._conditional(request, json.dumps(body).encode(), [])
 
     def get_user(self, request: Request) -> Response:
-        return self._conditional(request, json.dumps(self._user(self.owner, request) | {
-            "name": self.owner.full_name, "email": self.owner.email}).encode(), [])
+        return self._conditional(
+            request,
+            json.dumps(
+                self._user(self.owner, request) | {"name": self.owner.full_name, "email": self.owner.email}
+            ).encode(),
+            [],
+        )
 
     def get_rate_limit(self, request: Request) -> Response:
         values = dict(self.rate_limit.headers())
-        core = {"limit": int(values["x-ratelimit-limit"]), "remaining": int(values["x-ratelimit-remaining"]),
-                "reset": int(values["x-ratelimit-reset"]), "used": int(values["x-ratelimit-used"])}
+        core = {
+            "limit": int(values["x-ratelimit-limit"]),
+            "remaining": int(values["x-ratelimit-remaining"]),
+            "reset": int(values["x-ratelimit-reset"]),
+            "used": int(values["x-ratelimit-used"]),
+        }
         return Response.json({"resources": {"core": core}, "rate": core}, 200, self.rate_limit.headers())
 
     # Helpers
@@ -205,8 +236,7 @@ class GithubApi(BaseApi):
         if sort != "comments":
             return self.store.select(key, matches, lower=since, sort_key=sort_key, reverse=direction == "desc")
         selection = self.store.select((*key, "unsorted"), matches, lower=since)
-        return sorted(selection, key=lambda index: (self.store.get(index).comments, index),
-                      reverse=direction == "desc")
+        return sorted(selection, key=lambda index: (self.store.get(index).comments, index), reverse=direction == "desc")
 
     def _conditional(self, request: Request, body: bytes, headers: list[tuple[str, str]]) -> Response:
         """ETag handling: a matching If-None-Match answers 304 without counting against the rate limit."""
@@ -216,16 +246,26 @@ class GithubApi(BaseApi):
             return Response(304, b"", [("ETag", etag), *self.rate_limit.headers()])
         if not self.rate_limit.consume():
             return self.fault_response(Fault("rate_limit", reset_in=0), request)
-        return Response(200, body, [("ETag", etag), ("Cache-Control", "private, max-age=60, s-maxage=60"),
-                                    *headers, *self.rate_limit.headers()])
+        return Response(
+            200,
+            body,
+            [
+                ("ETag", etag),
+                ("Cache-Control", "private, max-age=60, s-maxage=60"),
+                *headers,
+                *self.rate_limit.headers(),
+            ],
+        )
 
     def _link_headers(self, request: Request, page: int, last: int) -> list[tuple[str, str]]:
         links = []
         if page > 1:
             links += [f'<{page_link(request, "page", min(page - 1, last))}>; rel="prev"']
         if page < last:
-            links += [f'<{page_link(request, "page", page + 1)}>; rel="next"',
-                      f'<{page_link(request, "page", last)}>; rel="last"']
+            links += [
+                f'<{page_link(request, "page", page + 1)}>; rel="next"',
+                f'<{page_link(request, "page", last)}>; rel="last"',
+            ]
         if page > 1:
             links += [f'<{page_link(request, "page", 1)}>; rel="first"']
         return [("Link", ", ".join(links))] if links else []
@@ -234,8 +274,14 @@ class GithubApi(BaseApi):
         return request.base_url + ("/api/v3" if request.path.startswith("/api/v3/") else "")
 
     def _user(self, user: SandboxUser, request: Request) -> dict:
-        return {"login": user.username, "id": 1001 + user.index, "node_id": f"U_sandbox{user.index}",
-                "html_url": f"{request.base_url}/{user.username}", "type": "User", "site_admin": False}
+        return {
+            "login": user.username,
+            "id": 1001 + user.index,
+            "node_id": f"U_sandbox{user.index}",
+            "html_url": f"{request.base_url}/{user.username}",
+            "type": "User",
+            "site_admin": False,
+        }
 
     def _issue(self, record: TaskRecord, request: Request, api_base: str, with_assignee: bool) -> dict:
         number = record.number
@@ -250,8 +296,10 @@ class GithubApi(BaseApi):
             "number": number,
             "title": record.title,
             "user": self._user(self.users[record.reporter], request),
-            "labels": [{"id": 3_330_000 + i, "name": label, "color": _LABEL_COLORS.get(label, "ededed"),
-                        "default": False} for i, label in enumerate(record.labels)],
+            "labels": [
+                {"id": 3_330_000 + i, "name": label, "color": _LABEL_COLORS.get(label, "ededed"), "default": False}
+                for i, label in enumerate(record.labels)
+            ],
             "state": "closed" if record.state == "closed" else "open",
             "state_reason": record.resolution,
             "locked": False,

@@ -42,15 +42,18 @@ class GitlabApi(BaseApi):
     def error(self, status: int, message: str | None = None) -> Response:
         if status == 429 and message is None:
             return Response.text("Retry later", 429)
-        messages = {401: "401 Unauthorized", 403: "403 Forbidden", 404: "404 Not Found",
-                    503: "503 Service Unavailable"}
+        messages = {401: "401 Unauthorized", 403: "403 Forbidden", 404: "404 Not Found", 503: "503 Service Unavailable"}
         return Response.json({"message": message or messages.get(status, f"{status} Error")}, status)
 
     def fault_response(self, fault, request: Request) -> Response:
         response = super().fault_response(fault, request)
         if response.status == 429:
-            response.headers += [("RateLimit-Name", "throttle_authenticated_api"), ("RateLimit-Limit", "2000"),
-                                 ("RateLimit-Observed", "2001"), ("RateLimit-Remaining", "0")]
+            response.headers += [
+                ("RateLimit-Name", "throttle_authenticated_api"),
+                ("RateLimit-Limit", "2000"),
+                ("RateLimit-Observed", "2001"),
+                ("RateLimit-Remaining", "0"),
+            ]
         return response
 
     # Endpoints
@@ -58,12 +61,20 @@ class GitlabApi(BaseApi):
     def get_project(self, request: Request, project: str) -> Response:
         if not _is_project(project):
             return self.error(404, "404 Project Not Found")
-        return Response.json({
-            "id": PROJECT_ID, "name": "webshop", "path": "webshop", "path_with_namespace": PROJECT_PATH,
-            "name_with_namespace": "acme / webshop", "web_url": f"{request.base_url}/{PROJECT_PATH}",
-            "default_branch": "main", "visibility": "private", "issues_enabled": True,
-            "merge_requests_enabled": True,
-        })
+        return Response.json(
+            {
+                "id": PROJECT_ID,
+                "name": "webshop",
+                "path": "webshop",
+                "path_with_namespace": PROJECT_PATH,
+                "name_with_namespace": "acme / webshop",
+                "web_url": f"{request.base_url}/{PROJECT_PATH}",
+                "default_branch": "main",
+                "visibility": "private",
+                "issues_enabled": True,
+                "merge_requests_enabled": True,
+            }
+        )
 
     def list_issues(self, request: Request, project: str) -> Response:
         return self._list(request, project, self.issues, merge_requests=False)
@@ -115,16 +126,22 @@ class GitlabApi(BaseApi):
 
         key = ("gitlab", merge_requests, state, tuple(bounds.values()), order_by, sort)
         selection = store.select(
-            key, matches, lower=bounds["updated_after"] or bounds["created_after"],
-            sort_key=_by_updated if order_by == "updated_at" else None, reverse=sort == "desc",
+            key,
+            matches,
+            lower=bounds["updated_after"] or bounds["created_after"],
+            sort_key=_by_updated if order_by == "updated_at" else None,
+            reverse=sort == "desc",
         )
         if iids:
             selection = [index for index in selection if index + 1 in iids]
         total = len(selection)
         total_pages = max(1, -(-total // per_page))
-        headers = [("x-page", str(page)), ("x-per-page", str(per_page)),
-                   ("x-next-page", str(page + 1) if page < total_pages else ""),
-                   ("x-prev-page", str(page - 1) if page > 1 else "")]
+        headers = [
+            ("x-page", str(page)),
+            ("x-per-page", str(per_page)),
+            ("x-next-page", str(page + 1) if page < total_pages else ""),
+            ("x-prev-page", str(page - 1) if page > 1 else ""),
+        ]
         links = []
         if page > 1:
             links.append(f'<{page_link(request, "page", page - 1)}>; rel="prev"')
@@ -154,8 +171,15 @@ class GitlabApi(BaseApi):
         return Response.json(self._item(record, request, merge_requests))
 
     def _user(self, user: SandboxUser, request: Request) -> dict:
-        return {"id": 11 + user.index, "username": user.username, "name": user.full_name, "state": "active",
-                "locked": False, "avatar_url": None, "web_url": f"{request.base_url}/{user.username}"}
+        return {
+            "id": 11 + user.index,
+            "username": user.username,
+            "name": user.full_name,
+            "state": "active",
+            "locked": False,
+            "avatar_url": None,
+            "web_url": f"{request.base_url}/{user.username}",
+        }
 
     def _item(self, record: TaskRecord, request: Request, merge_requests: bool) -> dict:
         iid = record.number
@@ -164,8 +188,12 @@ class GitlabApi(BaseApi):
         state = _state(record, merge_requests)
         closer = self._user(self.users[record.assignees[0] if record.assignees else record.reporter], request)
         item = {
-            "id": base_id + iid, "iid": iid, "project_id": PROJECT_ID, "title": record.title,
-            "description": record.description, "state": state,
+            "id": base_id + iid,
+            "iid": iid,
+            "project_id": PROJECT_ID,
+            "title": record.title,
+            "description": record.description,
+            "state": state,
             "created_at": iso_ms_z(record.created, record.millis),
             "updated_at": iso_ms_z(record.updated, record.millis + 7),
             "closed_at": iso_ms_z(record.closed, record.millis + 3) if state == "closed" else None,
@@ -179,7 +207,8 @@ class GitlabApi(BaseApi):
             "web_url": f"{request.base_url}/{PROJECT_PATH}/-/{path}/{iid}",
             "references": {"short": f"{sign}{iid}", "relative": f"{sign}{iid}", "full": f"{PROJECT_PATH}{sign}{iid}"},
             "time_stats": {
-                "time_estimate": record.estimate or 0, "total_time_spent": record.spent or 0,
+                "time_estimate": record.estimate or 0,
+                "total_time_spent": record.spent or 0,
                 "human_time_estimate": human_period(record.estimate),
                 "human_total_time_spent": human_period(record.spent),
             },
@@ -188,7 +217,9 @@ class GitlabApi(BaseApi):
             item |= {
                 "merged_at": iso_ms_z(record.closed, record.millis + 3) if state == "merged" else None,
                 "merged_by": closer if state == "merged" else None,
-                "source_branch": f"feature/{iid}", "target_branch": "main", "draft": False,
+                "source_branch": f"feature/{iid}",
+                "target_branch": "main",
+                "draft": False,
                 "merge_status": "can_be_merged",
             }
         else:

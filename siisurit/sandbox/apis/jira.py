@@ -18,13 +18,30 @@ PROJECT_KEY = "SHOP"
 PROJECT_ID = "10000"
 PROJECT_NAME = "Webshop"
 ALL_FIELDS = (
-    "summary", "status", "assignee", "reporter", "created", "updated", "resolutiondate", "resolution",
-    "timeoriginalestimate", "timeestimate", "timespent", "issuetype", "priority", "labels", "project", "description",
+    "summary",
+    "status",
+    "assignee",
+    "reporter",
+    "created",
+    "updated",
+    "resolutiondate",
+    "resolution",
+    "timeoriginalestimate",
+    "timeestimate",
+    "timespent",
+    "issuetype",
+    "priority",
+    "labels",
+    "project",
+    "description",
 )
 _STATUSES = {
     "open": {"id": "10000", "name": "To Do", "statusCategory": {"id": 2, "key": "new", "name": "To Do"}},
-    "in_progress": {"id": "3", "name": "In Progress",
-                    "statusCategory": {"id": 4, "key": "indeterminate", "name": "In Progress"}},
+    "in_progress": {
+        "id": "3",
+        "name": "In Progress",
+        "statusCategory": {"id": 4, "key": "indeterminate", "name": "In Progress"},
+    },
     "closed": {"id": "10001", "name": "Done", "statusCategory": {"id": 3, "key": "done", "name": "Done"}},
 }
 _RESOLUTIONS = {"completed": {"id": "10000", "name": "Done"}, "not_planned": {"id": "10001", "name": "Won't Do"}}
@@ -59,17 +76,23 @@ class JiraApi(BaseApi):
         return self.user_by_token(bearer_token(request))
 
     def error(self, status: int, message: str | None = None) -> Response:
-        messages = {401: "You are not authenticated. Authentication required to perform this operation.",
-                    403: "You do not have permission to perform this operation.",
-                    404: "Issue does not exist or you do not have permission to see it.",
-                    429: "Rate limit exceeded.", 503: "Service unavailable."}
+        messages = {
+            401: "You are not authenticated. Authentication required to perform this operation.",
+            403: "You do not have permission to perform this operation.",
+            404: "Issue does not exist or you do not have permission to see it.",
+            429: "Rate limit exceeded.",
+            503: "Service unavailable.",
+        }
         return Response.json({"errorMessages": [message or messages.get(status, "Error")], "errors": {}}, status)
 
     def fault_response(self, fault, request: Request) -> Response:
         response = super().fault_response(fault, request)
         if response.status == 429:
-            response.headers += [("X-RateLimit-Limit", "100"), ("X-RateLimit-Remaining", "0"),
-                                 ("RateLimit-Reason", "jira-burst-based")]
+            response.headers += [
+                ("X-RateLimit-Limit", "100"),
+                ("X-RateLimit-Remaining", "0"),
+                ("RateLimit-Reason", "jira-burst-based"),
+            ]
         return response
 
     # Endpoints
@@ -113,8 +136,13 @@ class JiraApi(BaseApi):
         def make() -> bytes:
             chunk = selection[start_at : start_at + max_results]
             issues = [self._issue(self.store.get(index), request, fields, 2) for index in chunk]
-            body = {"expand": "names,schema", "startAt": start_at, "maxResults": max_results,
-                    "total": len(selection), "issues": issues}
+            body = {
+                "expand": "names,schema",
+                "startAt": start_at,
+                "maxResults": max_results,
+                "total": len(selection),
+                "issues": issues,
+            }
             return json.dumps(body, separators=(",", ":")).encode()
 
         return Response(200, self.page_cache.get_or_make(key, make))
@@ -142,12 +170,25 @@ class JiraApi(BaseApi):
     def get_project(self, request: Request, key: str) -> Response:
         if key.upper() not in (PROJECT_KEY, PROJECT_ID):
             return self.error(404, f"No project could be found with key '{key}'.")
-        return Response.json({"self": f"{request.base_url}/rest/api/3/project/{PROJECT_ID}", "id": PROJECT_ID,
-                              "key": PROJECT_KEY, "name": PROJECT_NAME, "projectTypeKey": "software"})
+        return Response.json(
+            {
+                "self": f"{request.base_url}/rest/api/3/project/{PROJECT_ID}",
+                "id": PROJECT_ID,
+                "key": PROJECT_KEY,
+                "name": PROJECT_NAME,
+                "projectTypeKey": "software",
+            }
+        )
 
     def get_server_info(self, request: Request) -> Response:
-        return Response.json({"baseUrl": request.base_url, "version": "1001.0.0-SNAPSHOT",
-                              "deploymentType": "Cloud", "serverTitle": "Siisurit sandbox Jira"})
+        return Response.json(
+            {
+                "baseUrl": request.base_url,
+                "version": "1001.0.0-SNAPSHOT",
+                "deploymentType": "Cloud",
+                "serverTitle": "Siisurit sandbox Jira",
+            }
+        )
 
     # Helpers
 
@@ -177,23 +218,36 @@ class JiraApi(BaseApi):
             field = jql.order_field
             sort_key = (lambda item: (item.updated, item.created)) if field == "updated" else None
         lower = min((value for field, operator, value in jql.bounds if operator.startswith(">")), default=None)
-        return self.store.select(("jira", jql.bounds, jql.order_field, jql.descending),
-                                 lambda item: matches_bounds(item, jql.bounds), lower=lower, sort_key=sort_key,
-                                 reverse=jql.descending)
+        return self.store.select(
+            ("jira", jql.bounds, jql.order_field, jql.descending),
+            lambda item: matches_bounds(item, jql.bounds),
+            lower=lower,
+            sort_key=sort_key,
+            reverse=jql.descending,
+        )
 
     def _user(self, user: SandboxUser, request: Request, force_email: bool = False) -> dict:
         account = f"5b10a2844c20165700ede{user.index:03x}"
-        body = {"self": f"{request.base_url}/rest/api/3/user?accountId={account}", "accountId": account,
-                "accountType": "atlassian", "displayName": user.full_name, "active": True,
-                "timeZone": "Europe/Vienna"}
+        body = {
+            "self": f"{request.base_url}/rest/api/3/user?accountId={account}",
+            "accountId": account,
+            "accountType": "atlassian",
+            "displayName": user.full_name,
+            "active": True,
+            "timeZone": "Europe/Vienna",
+        }
         if force_email or user.index % 3 != 2:  # some people hide their e-mail address
             body["emailAddress"] = user.email
         return body
 
     def _issue(self, record: TaskRecord, request: Request, fields: tuple[str, ...], version: int) -> dict:
         issue_id = str(int(PROJECT_ID) + record.number)
-        issue = {"expand": "", "id": issue_id, "self": f"{request.base_url}/rest/api/{version}/issue/{issue_id}",
-                 "key": f"{PROJECT_KEY}-{record.number}"}
+        issue = {
+            "expand": "",
+            "id": issue_id,
+            "self": f"{request.base_url}/rest/api/{version}/issue/{issue_id}",
+            "key": f"{PROJECT_KEY}-{record.number}",
+        }
         if fields:
             every = self._fields(record, request, version)
             issue["fields"] = {name: every[name] for name in fields if name in every}
@@ -201,10 +255,15 @@ class JiraApi(BaseApi):
 
     def _fields(self, record: TaskRecord, request: Request, version: int) -> dict:
         remaining = None if record.estimate is None else max(record.estimate - (record.spent or 0), 0)
-        description = record.description if version == 2 else {
-            "type": "doc", "version": 1,
-            "content": [{"type": "paragraph", "content": [{"type": "text", "text": record.description}]}],
-        }
+        description = (
+            record.description
+            if version == 2
+            else {
+                "type": "doc",
+                "version": 1,
+                "content": [{"type": "paragraph", "content": [{"type": "text", "text": record.description}]}],
+            }
+        )
         return {
             "summary": record.title,
             "status": _STATUSES[record.state],

@@ -28,8 +28,12 @@ _TIMESHEET = (
     '{"activity":%s,"project":%s,"user":%s,"tags":%s,"id":%d,"begin":"%s","end":"%s","duration":%d,"break":0,'
     '"description":%s,"rate":%r,"internalRate":%r,"exported":%s,"billable":%s,"metaFields":[]}'
 )
-_ORDER_KEYS = {"begin": lambda item: item.begin, "end": lambda item: item.begin + item.duration,
-               "rate": lambda item: item.duration, "id": None}
+_ORDER_KEYS = {
+    "begin": lambda item: item.begin,
+    "end": lambda item: item.begin + item.duration,
+    "rate": lambda item: item.duration,
+    "id": None,
+}
 
 
 class KimaiApi(BaseApi):
@@ -49,11 +53,14 @@ class KimaiApi(BaseApi):
         (r"/api/users/me", "get_me", True),
         (r"/api/users/(\d+)", "get_user", True),
     )
-    pages = ((r"/[a-z]{2}(?:_[A-Z]{2})?/admin/(?:project|customer|activity)/\d+(?:/details)?", "Kimai admin"),
-             (r"/[a-z]{2}(?:_[A-Z]{2})?/timesheet/?", "Kimai timesheet"))
+    pages = (
+        (r"/[a-z]{2}(?:_[A-Z]{2})?/admin/(?:project|customer|activity)/\d+(?:/details)?", "Kimai admin"),
+        (r"/[a-z]{2}(?:_[A-Z]{2})?/timesheet/?", "Kimai timesheet"),
+    )
 
-    def __init__(self, *, store: LazyStore, seeded_region: tuple[int, int], other_region: tuple[int, int],
-                 **kwargs) -> None:
+    def __init__(
+        self, *, store: LazyStore, seeded_region: tuple[int, int], other_region: tuple[int, int], **kwargs
+    ) -> None:
         super().__init__(**kwargs)
         self.store = store
         self.seeded_region = seeded_region
@@ -62,8 +69,7 @@ class KimaiApi(BaseApi):
         self._user_text = [_compact(user) for user in self._user_json]
         self._activity_json = {activity["id"]: _compact(activity) for activity in ACTIVITIES}
         self._project_json = {
-            project["id"]: _compact(project | {"customer": CUSTOMER_BY_ID[project["customer"]]})
-            for project in PROJECTS
+            project["id"]: _compact(project | {"customer": CUSTOMER_BY_ID[project["customer"]]}) for project in PROJECTS
         }
 
     def authenticate(self, request: Request) -> SandboxUser | None:
@@ -73,8 +79,14 @@ class KimaiApi(BaseApi):
         return self.user_by_token(token)
 
     def error(self, status: int, message: str | None = None) -> Response:
-        messages = {400: "Bad Request", 401: "Unauthorized", 403: "Forbidden", 404: "Not Found",
-                    429: "Too Many Requests", 503: "Service Unavailable"}
+        messages = {
+            400: "Bad Request",
+            401: "Unauthorized",
+            403: "Forbidden",
+            404: "Not Found",
+            429: "Too Many Requests",
+            503: "Service Unavailable",
+        }
         return Response.json({"code": status, "message": message or messages.get(status, "Error")}, status)
 
     # Endpoints
@@ -133,18 +145,44 @@ class KimaiApi(BaseApi):
         if not projects or projects - {SEEDED_PROJECT_ID}:
             regions.append(self.other_region)
         whole_regions = not projects or projects == {SEEDED_PROJECT_ID}
-        needs_check = (users is not None or begin is not None or end is not None or modified_after is not None
-                       or self.store.has_extras or not whole_regions)
+        needs_check = (
+            users is not None
+            or begin is not None
+            or end is not None
+            or modified_after is not None
+            or self.store.has_extras
+            or not whole_regions
+        )
         if activities or billable is not None or term:
             selection = self._select_by_record(matches, regions, lower, end, order_by, descending)
         else:
             key = ("kimai", users, projects, begin, end, modified_after, order_by, descending)
             selection = self.store.select(
-                key, matches if needs_check else None, regions=regions, lower=lower, upper=end,
-                sort_key=_ORDER_KEYS[order_by], reverse=descending, presorted=len(regions) == 1,
+                key,
+                matches if needs_check else None,
+                regions=regions,
+                lower=lower,
+                upper=end,
+                sort_key=_ORDER_KEYS[order_by],
+                reverse=descending,
+                presorted=len(regions) == 1,
             )
-        return self._page(request, selection, (users, projects, begin, end, modified_after, order_by, descending,
-                                               tuple(sorted(activities)), billable, term))
+        return self._page(
+            request,
+            selection,
+            (
+                users,
+                projects,
+                begin,
+                end,
+                modified_after,
+                order_by,
+                descending,
+                tuple(sorted(activities)),
+                billable,
+                term,
+            ),
+        )
 
     def get_timesheet(self, request: Request, entry_id: str) -> Response:
         index = self.store.index_of(int(entry_id))
@@ -170,9 +208,12 @@ class KimaiApi(BaseApi):
     def list_activities(self, request: Request) -> Response:
         projects = _ids(request, "project", "projects")
         only_globals = request.param("globals") in _TRUE
-        items = [activity for activity in ACTIVITIES
-                 if (activity["project"] is None or not only_globals)
-                 and (not projects or activity["project"] is None or activity["project"] in projects)]
+        items = [
+            activity
+            for activity in ACTIVITIES
+            if (activity["project"] is None or not only_globals)
+            and (not projects or activity["project"] is None or activity["project"] in projects)
+        ]
         return Response.json(_visible(request, items))
 
     def get_activity(self, request: Request, activity_id: str) -> Response:
@@ -213,8 +254,12 @@ class KimaiApi(BaseApi):
         total_pages = -(-total // size)
         if page > max(total_pages, 1):
             return self.error(404)
-        headers = [("X-Page", str(page)), ("X-Total-Count", str(total)), ("X-Total-Pages", str(total_pages)),
-                   ("X-Per-Page", str(size))]
+        headers = [
+            ("X-Page", str(page)),
+            ("X-Total-Count", str(total)),
+            ("X-Total-Pages", str(total_pages)),
+            ("X-Per-Page", str(size)),
+        ]
         key = (self.store.version, filter_key, page, size, full)
 
         def make() -> bytes:
@@ -245,11 +290,21 @@ class KimaiApi(BaseApi):
 
     def _user(self, user: SandboxUser) -> dict:
         initials = "".join(part[0] for part in user.full_name.split()[:2]).upper()
-        return {"id": user.index + 1, "username": user.username, "alias": user.full_name, "title": None,
-                "email": user.email, "accountNumber": f"{user.index + 1:04d}", "enabled": True,
-                "initials": initials, "color": None, "avatar": None,
-                "timezone": "Europe/London" if user.zone_hours == 0 else "Europe/Vienna", "language": "en",
-                "locale": "en"}
+        return {
+            "id": user.index + 1,
+            "username": user.username,
+            "alias": user.full_name,
+            "title": None,
+            "email": user.email,
+            "accountNumber": f"{user.index + 1:04d}",
+            "enabled": True,
+            "initials": initials,
+            "color": None,
+            "avatar": None,
+            "timezone": "Europe/London" if user.zone_hours == 0 else "Europe/Vienna",
+            "language": "en",
+            "locale": "en",
+        }
 
 
 def _compact(value: object) -> str:

@@ -10,22 +10,58 @@ SEEDED_PROJECT_ID = 1
 
 def _customer(id_: int, name: str, country: str, currency: str, visible: bool = True) -> dict:
     color = ("#3b82f6", "#22c55e", "#a855f7")[id_ % 3]
-    return {"id": id_, "name": name, "number": f"C-{id_:03d}", "comment": None, "visible": visible, "billable": True,
-            "currency": currency, "country": country, "timezone": "Europe/Vienna", "color": color,
-            "color-safe": color, "metaFields": [], "teams": []}
+    return {
+        "id": id_,
+        "name": name,
+        "number": f"C-{id_:03d}",
+        "comment": None,
+        "visible": visible,
+        "billable": True,
+        "currency": currency,
+        "country": country,
+        "timezone": "Europe/Vienna",
+        "color": color,
+        "color-safe": color,
+        "metaFields": [],
+        "teams": [],
+    }
 
 
 def _project(id_: int, name: str, customer: dict, visible: bool = True) -> dict:
-    return {"id": id_, "name": name, "customer": customer["id"], "parentTitle": customer["name"],
-            "number": f"P-{100 + id_}", "orderNumber": None, "orderDate": None, "start": None, "end": None,
-            "visible": visible, "billable": True, "globalActivities": True, "comment": None, "metaFields": [],
-            "teams": [], "color": customer["color"]}
+    return {
+        "id": id_,
+        "name": name,
+        "customer": customer["id"],
+        "parentTitle": customer["name"],
+        "number": f"P-{100 + id_}",
+        "orderNumber": None,
+        "orderDate": None,
+        "start": None,
+        "end": None,
+        "visible": visible,
+        "billable": True,
+        "globalActivities": True,
+        "comment": None,
+        "metaFields": [],
+        "teams": [],
+        "color": customer["color"],
+    }
 
 
 def _activity(id_: int, name: str, project: dict | None = None, visible: bool = True) -> dict:
-    return {"id": id_, "name": name, "project": project["id"] if project else None,
-            "parentTitle": project["name"] if project else None, "number": None, "visible": visible,
-            "billable": True, "comment": None, "metaFields": [], "teams": [], "color": None}
+    return {
+        "id": id_,
+        "name": name,
+        "project": project["id"] if project else None,
+        "parentTitle": project["name"] if project else None,
+        "number": None,
+        "visible": visible,
+        "billable": True,
+        "comment": None,
+        "metaFields": [],
+        "teams": [],
+        "color": None,
+    }
 
 
 CUSTOMERS = (

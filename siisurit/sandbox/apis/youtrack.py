@@ -20,8 +20,10 @@ _PROJECT_TERM = re.compile(r"\b(?:project|in):\s*(\{[^}]*\}|[^\s{}]+)", re.IGNOR
 _SORT_TERM = re.compile(r"\bsort\s+by:\s*(updated|created)(?:\s+(asc|desc))?", re.IGNORECASE)
 _PROJECT = {"$type": "Project", "id": PROJECT_ID, "shortName": SHORT_NAME, "name": PROJECT_NAME}
 _STATES = {
-    ("open", None): ("Open", False), ("in_progress", None): ("In Progress", False),
-    ("closed", "completed"): ("Fixed", True), ("closed", "not_planned"): ("Won't fix", True),
+    ("open", None): ("Open", False),
+    ("in_progress", None): ("In Progress", False),
+    ("closed", "completed"): ("Fixed", True),
+    ("closed", "not_planned"): ("Won't fix", True),
 }
 
 
@@ -36,8 +38,11 @@ class YoutrackApi(BaseApi):
         (_PREFIX + r"/admin/projects/([^/]+)/timeTrackingSettings", "get_time_tracking_settings", True),
         (_PREFIX + r"/users/me", "get_me", True),
     )
-    pages = ((rf"(?:/youtrack)?/projects/{SHORT_NAME}(?:/.*)?", SHORT_NAME), (r"(?:/youtrack)?/newIssue", "New issue"),
-             (rf"(?:/youtrack)?/issues?/{SHORT_NAME}(?:-\d+)?(?:/.*)?", SHORT_NAME))
+    pages = (
+        (rf"(?:/youtrack)?/projects/{SHORT_NAME}(?:/.*)?", SHORT_NAME),
+        (r"(?:/youtrack)?/newIssue", "New issue"),
+        (rf"(?:/youtrack)?/issues?/{SHORT_NAME}(?:-\d+)?(?:/.*)?", SHORT_NAME),
+    )
 
     def __init__(self, *, store: LazyStore, estimate_field: str, multi_assignee: bool, **kwargs) -> None:
         super().__init__(**kwargs)
@@ -49,11 +54,19 @@ class YoutrackApi(BaseApi):
         return self.user_by_token(bearer_token(request))
 
     def error(self, status: int, message: str | None = None) -> Response:
-        names = {400: "bad_request", 401: "Unauthorized", 403: "Forbidden", 404: "Not Found",
-                 429: "Too Many Requests", 503: "Service Unavailable"}
+        names = {
+            400: "bad_request",
+            401: "Unauthorized",
+            403: "Forbidden",
+            404: "Not Found",
+            429: "Too Many Requests",
+            503: "Service Unavailable",
+        }
         descriptions = {401: "You are not logged in.", 403: "You do not have permission to perform this action."}
-        body = {"error": names.get(status, "error"),
-                "error_description": message or descriptions.get(status, f"HTTP {status} {names.get(status, '')}")}
+        body = {
+            "error": names.get(status, "error"),
+            "error_description": message or descriptions.get(status, f"HTTP {status} {names.get(status, '')}"),
+        }
         return Response.json(body, status)
 
     # Endpoints
@@ -93,13 +106,23 @@ class YoutrackApi(BaseApi):
         if project not in (PROJECT_ID, SHORT_NAME):
             return self.error(404)
         settings = {
-            "$type": "ProjectTimeTrackingSettings", "id": f"{PROJECT_ID}-tt", "enabled": True,
-            "estimate": {"$type": "PeriodProjectCustomField", "id": "96-2",
-                         "field": {"$type": "CustomField", "id": "58-2", "name": self.estimate_field}},
-            "timeSpent": {"$type": "PeriodProjectCustomField", "id": "96-3",
-                          "field": {"$type": "CustomField", "id": "58-3", "name": "Spent time"}},
-            "workItemTypes": [{"$type": "WorkItemType", "id": "60-0", "name": "Development"},
-                              {"$type": "WorkItemType", "id": "60-1", "name": "Testing"}],
+            "$type": "ProjectTimeTrackingSettings",
+            "id": f"{PROJECT_ID}-tt",
+            "enabled": True,
+            "estimate": {
+                "$type": "PeriodProjectCustomField",
+                "id": "96-2",
+                "field": {"$type": "CustomField", "id": "58-2", "name": self.estimate_field},
+            },
+            "timeSpent": {
+                "$type": "PeriodProjectCustomField",
+                "id": "96-3",
+                "field": {"$type": "CustomField", "id": "58-3", "name": "Spent time"},
+            },
+            "workItemTypes": [
+                {"$type": "WorkItemType", "id": "60-0", "name": "Development"},
+                {"$type": "WorkItemType", "id": "60-1", "name": "Testing"},
+            ],
         }
         return Response.json(pick(settings, _tree(request)))
 
@@ -115,7 +138,8 @@ class YoutrackApi(BaseApi):
         sort_field = sort.group(1).lower() if sort else None
         descending = bool(sort and (sort.group(2) or "desc").lower() == "desc")
         selection = self.store.select(
-            ("youtrack", sort_field, descending), None,
+            ("youtrack", sort_field, descending),
+            None,
             sort_key=(lambda item: (item.updated, item.created)) if sort_field == "updated" else None,
             reverse=descending,
         )
@@ -131,14 +155,25 @@ class YoutrackApi(BaseApi):
         return Response(200, self.page_cache.get_or_make(key, make))
 
     def _user(self, user: SandboxUser) -> dict:
-        return {"$type": "User", "id": f"1-{user.index + 1}", "login": user.username, "fullName": user.full_name,
-                "name": user.full_name, "email": user.email, "ringId": f"ring-{user.username}"}
+        return {
+            "$type": "User",
+            "id": f"1-{user.index + 1}",
+            "login": user.username,
+            "fullName": user.full_name,
+            "name": user.full_name,
+            "email": user.email,
+            "ringId": f"ring-{user.username}",
+        }
 
     def _period(self, seconds: int | None, period_id: str) -> dict | None:
         if seconds is None:
             return None
-        return {"$type": "PeriodValue", "id": period_id, "minutes": seconds // 60,
-                "presentation": human_period(seconds)}
+        return {
+            "$type": "PeriodValue",
+            "id": period_id,
+            "minutes": seconds // 60,
+            "presentation": human_period(seconds),
+        }
 
     def _issue(self, record: TaskRecord) -> dict:
         state_name, resolved = _STATES[(record.state, record.resolution if record.state == "closed" else None)]
@@ -146,8 +181,12 @@ class YoutrackApi(BaseApi):
         if self.multi_assignee:
             assignee = {"$type": "MultiUserIssueCustomField", "id": "92-4", "name": "Assignee", "value": assignees}
         else:
-            assignee = {"$type": "SingleUserIssueCustomField", "id": "92-4", "name": "Assignee",
-                        "value": assignees[0] if assignees else None}
+            assignee = {
+                "$type": "SingleUserIssueCustomField",
+                "id": "92-4",
+                "name": "Assignee",
+                "value": assignees[0] if assignees else None,
+            }
         return {
             "$type": "Issue",
             "id": f"2-{record.number}",
@@ -161,16 +200,36 @@ class YoutrackApi(BaseApi):
             "project": _PROJECT,
             "reporter": self._user(self.users[record.reporter]),
             "customFields": [
-                {"$type": "StateIssueCustomField", "id": "92-3", "name": "State",
-                 "value": {"$type": "StateBundleElement", "id": f"state-{state_name}", "name": state_name,
-                           "isResolved": resolved}},
-                {"$type": "SingleEnumIssueCustomField", "id": "92-2", "name": "Priority",
-                 "value": {"$type": "EnumBundleElement", "id": "priority-normal", "name": "Normal"}},
+                {
+                    "$type": "StateIssueCustomField",
+                    "id": "92-3",
+                    "name": "State",
+                    "value": {
+                        "$type": "StateBundleElement",
+                        "id": f"state-{state_name}",
+                        "name": state_name,
+                        "isResolved": resolved,
+                    },
+                },
+                {
+                    "$type": "SingleEnumIssueCustomField",
+                    "id": "92-2",
+                    "name": "Priority",
+                    "value": {"$type": "EnumBundleElement", "id": "priority-normal", "name": "Normal"},
+                },
                 assignee,
-                {"$type": "PeriodIssueCustomField", "id": "92-7", "name": self.estimate_field,
-                 "value": self._period(record.estimate, f"estimate-{record.number}")},
-                {"$type": "PeriodIssueCustomField", "id": "92-8", "name": "Spent time",
-                 "value": self._period(record.spent, f"spent-{record.number}")},
+                {
+                    "$type": "PeriodIssueCustomField",
+                    "id": "92-7",
+                    "name": self.estimate_field,
+                    "value": self._period(record.estimate, f"estimate-{record.number}"),
+                },
+                {
+                    "$type": "PeriodIssueCustomField",
+                    "id": "92-8",
+                    "name": "Spent time",
+                    "value": self._period(record.spent, f"spent-{record.number}"),
+                },
             ],
         }
 

@@ -1,0 +1,198 @@
+"""Processes for failure-injection tests: Celery workers, beat, Flower and a private Redis server.
+
+Every process gets the test settings by environment (the test database, the test Redis databases) plus what a
+test adds (short visibility timeout, short backoff, ...), writes its output to a file (a pipe nobody reads would
+fill up and block it) and runs in its own session, so that a test can kill it, or its pool children, by pid.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+
+import psutil
+import redis
+from django.db import connections
+
+_REPO = Path(__file__).resolve().parent.parent.parent
+#: Modules the worker imports besides the production tasks: the test-only jobs.
+TEST_TASK_MODULES = "tests.worker,tests.reliability.jobs"
+
+
+def free_port() -> int:
+    """A TCP port on the loopback interface that nobody listens on right now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def wait_for(condition: Callable[[], object], *, timeout: float, interval: float = 0.05, what: str = "") -> object:
+    """Poll `condition` until it returns something truthy (and return that) or fail after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = condition()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"not within {timeout:g} s: {what or condition}")
+        time.sleep(interval)
+
+
+def test_environment(**extra: str) -> dict[str, str]:
+    """The environment of a child process: this test session's settings (test database) plus `extra`."""
+    return {
+        **os.environ,
+        "SII_POSTGRES_DATABASE": connections["default"].settings_dict["NAME"],
+        "PYTHONUNBUFFERED": "1",
+        **extra,
+    }
+
+
+class ChildProcess:
+    """A subprocess in its own session with its output in a temporary file."""
+
+    def __init__(self, command: list[str], *, env: dict[str, str], prefix: str) -> None:
+        self.command = command
+        self.log = tempfile.NamedTemporaryFile(prefix=f"siisurit-{prefix}-", suffix=".log")  # noqa: SIM115
+        self.process = subprocess.Popen(
+            command, cwd=_REPO, env=env, start_new_session=True, stdout=self.log, stderr=subprocess.STDOUT
+        )
+
+    @property
+    def pid(self) -> int:
+        return self.process.pid
+
+    def output(self) -> str:
+        return Path(self.log.name).read_text(errors="replace")
+
+    def is_running(self) -> bool:
+        return self.process.poll() is None
+
+    def signal(self, number: int) -> None:
+        os.kill(self.process.pid, number)
+
+    def kill(self) -> None:
+        """SIGKILL the whole process group: no cleanup, no acknowledgement, like an OOM kill of the worker."""
+        if self.is_running():
+            os.killpg(self.process.pid, signal.SIGKILL)
+        self.process.wait(timeout=10)
+
+    def stop(self, timeout: float = 20) -> None:
+        if self.is_running():
+            os.killpg(self.process.pid, signal.SIGTERM)
+            try:
+                self.process.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                self.kill()
+        # Pool children that outlived their parent (after a SIGKILL of the parent) go too.
+        try:
+            os.killpg(self.process.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+
+    def close(self) -> None:
+        self.stop()
+        self.log.close()
+
+
+class Worker(ChildProcess):
+    """A `celery -A workers worker` process; `pool="prefork"` runs jobs in child processes."""
+
+    def __init__(
+        self,
+        *,
+        pool: str = "solo",
+        concurrency: int = 1,
+        queues: str = "download,matching,maintenance",
+        loglevel: str = "INFO",
+        env: dict[str, str] | None = None,
+        app: str = "workers",
+    ) -> None:
+        self.name = f"reliability-{uuid.uuid4().hex[:8]}@{os.uname().nodename}"
+        command = [
+            sys.executable, "-m", "celery", "-A", app, "worker", f"--pool={pool}", f"--concurrency={concurrency}",
+            f"--loglevel={loglevel}", "-Q", queues, "-n", self.name, "--include", TEST_TASK_MODULES,
+            "--without-mingle", "--without-gossip",
+        ]  # fmt: skip
+        super().__init__(command, env=test_environment(**(env or {})), prefix="worker")
+
+    def wait_ready(self, celery_app, timeout: float = 60.0) -> Worker:
+        """Return once the worker answers a ping through `celery_app`'s broker (it then consumes its queues)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if not self.is_running():
+                raise RuntimeError(f"worker exited with {self.process.returncode}:\n{self.output()}")
+            if celery_app.control.ping(destination=[self.name], timeout=0.5):
+                return self
+        raise TimeoutError(f"worker {self.name} did not answer within {timeout} s:\n{self.output()}")
+
+    def wait_ready_by_log(self, timeout: float = 60.0) -> Worker:
+        """Return once the worker logs that it is ready (for workers on a broker the test's app does not use)."""
+        wait_for(lambda: " ready." in self.output() or not self.is_running(), timeout=timeout, what="worker ready")
+        if not self.is_running():
+            raise RuntimeError(f"worker exited with {self.process.returncode}:\n{self.output()}")
+        return self
+
+    def pool_children(self) -> list[psutil.Process]:
+        return psutil.Process(self.process.pid).children()
+
+    def __enter__(self) -> Worker:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+
+class RedisServer:
+    """A private redis-server on a free loopback port, persisting to an append-only file, restartable."""
+
+    def __init__(self, directory: Path, *, binary: str = "/usr/bin/redis-server") -> None:
+        self.directory = directory
+        self.binary = binary
+        self.port = free_port()
+        self.process: subprocess.Popen | None = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def client(self, database: int = 0) -> redis.Redis:
+        return redis.Redis(host="127.0.0.1", port=self.port, db=database, socket_connect_timeout=2)
+
+    def start(self) -> RedisServer:
+        command = [
+            self.binary, "--port", str(self.port), "--bind", "127.0.0.1", "--dir", str(self.directory),
+            "--appendonly", "yes", "--appendfsync", "always", "--save", "", "--protected-mode", "yes",
+        ]  # fmt: skip
+        self.process = subprocess.Popen(
+            command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
+        )
+        wait_for(self._answers, timeout=10, what=f"redis-server on port {self.port}")
+        return self
+
+    def _answers(self) -> bool:
+        try:
+            return bool(self.client().ping())
+        except redis.RedisError:
+            return False
+
+    def stop(self) -> None:
+        """Stop the server the hard way (SIGKILL): what is on disk (the append-only file) is all that survives."""
+        if self.process is not None and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait(timeout=10)
+        self.process = None
+
+    def __enter__(self) -> RedisServer:
+        return self.start()
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()

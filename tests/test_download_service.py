@@ -1,0 +1,265 @@
+"""The download service: upserts, user mapping, deletions, cache generations, work entries, progress."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from decimal import Decimal
+
+import pytest
+from django.db import transaction
+
+from siisurit.connectors.cache import DownloadCache, download_cache_redis
+from siisurit.connectors.records import TaskRecord, WorkRecord
+from siisurit.models import Task, TaskAssignee, WorkEntry
+from siisurit.sandbox import SandboxTrackers
+from siisurit.services.download import tracker_download
+from siisurit.services.upsert import tracker_tasks_upsert, tracker_work_entries_upsert
+from siisurit.services.user_mapping import user_resolver_for_tracker
+from tests.factories import (
+    make_organization,
+    make_organization_profile,
+    make_project,
+    make_task,
+    make_tracker,
+    make_user,
+    make_user_mapping,
+    make_user_mapping_entry,
+    make_work_entry,
+)
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def sandbox():
+    with SandboxTrackers(seed=13, task_count={"github": 60}, entry_count={"kimai": 300, "clockodo": 0}) as trackers:
+        yield trackers
+
+
+# --- user mapping ----------------------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def organization_with_members():
+    organization = make_organization()
+    alice = make_user("alice", email="alice@example.com")
+    bob = make_user("bob.builder", email="bob@example.com")
+    default = make_user("office", email="office@example.com")
+    outsider = make_user("carol", email="carol@example.com")  # no profile in the organization
+    for user in (alice, bob):
+        make_organization_profile(organization, user)
+    make_organization_profile(organization, default, is_default=True)
+    return organization, {"alice": alice, "bob": bob, "default": default, "outsider": outsider}
+
+
+def test_explicit_entries_win_over_automatic_mapping(organization_with_members):
+    organization, users = organization_with_members
+    mapping = make_user_mapping(organization)
+    make_user_mapping_entry(mapping, "alice", users["bob"])
+    tracker = make_tracker(make_project(organization), user_mapping=mapping)
+    resolver = user_resolver_for_tracker(tracker=tracker)
+    assert resolver.resolve("alice") == users["bob"].id
+    assert resolver.resolve("ALICE") == users["bob"].id
+
+
+def test_automatic_mapping_by_username_or_email_of_members(organization_with_members):
+    organization, users = organization_with_members
+    tracker = make_tracker(make_project(organization))
+    resolver = user_resolver_for_tracker(tracker=tracker)
+    assert resolver.resolve("alice") == users["alice"].id
+    assert resolver.resolve("bob.builder") == users["bob"].id
+    assert resolver.resolve("b.b", "Bob@Example.com") == users["bob"].id
+    assert resolver.resolve("bob@example.com") == users["bob"].id
+    assert resolver.resolve("carol") is None  # a user, but no member
+    assert resolver.resolve("nobody") is None  # no mapping: no fallback
+
+
+def test_fallback_default_maps_unknown_to_default_member(organization_with_members):
+    organization, users = organization_with_members
+    mapping = make_user_mapping(organization, fallback="default")
+    tracker = make_tracker(make_project(organization), user_mapping=mapping)
+    resolver = user_resolver_for_tracker(tracker=tracker)
+    assert resolver.resolve("nobody") == users["default"].id
+    assert resolver.resolve("alice") == users["alice"].id
+
+
+def test_mapping_without_fallback_leaves_unknown_unmapped(organization_with_members):
+    organization, _ = organization_with_members
+    tracker = make_tracker(make_project(organization), user_mapping=make_user_mapping(organization))
+    assert user_resolver_for_tracker(tracker=tracker).resolve("nobody") is None
+
+
+# --- upserts ---------------------------------------------------------------------------------------------------------
+
+
+def _task_record(number: int, **fields) -> TaskRecord:
+    fields.setdefault("title", f"Task {number}")
+    fields.setdefault("updated_at", datetime(2024, 1, 1, tzinfo=UTC))
+    return TaskRecord(external_id=str(1000 + number), code=f"#{number}", **fields)
+
+
+def test_task_upsert_counts_and_is_idempotent():
+    tracker = make_tracker()
+    resolver = user_resolver_for_tracker(tracker=tracker)
+    records = [_task_record(1, assignees=["a", "b"]), _task_record(2, estimate_hours=Decimal("1.50"))]
+    with transaction.atomic():
+        first = tracker_tasks_upsert(tracker_id=tracker.id, records=records, resolver=resolver)
+    assert (first.created, first.updated, first.unchanged) == (2, 0, 0)
+    with transaction.atomic():
+        again = tracker_tasks_upsert(tracker_id=tracker.id, records=records, resolver=resolver)
+    assert (again.created, again.updated, again.unchanged) == (0, 0, 2)
+    changed = [_task_record(1, title="Renamed", assignees=["b", "c"]), records[1]]
+    with transaction.atomic():
+        third = tracker_tasks_upsert(tracker_id=tracker.id, records=changed, resolver=resolver)
+    assert (third.created, third.updated, third.unchanged) == (0, 1, 1)
+    task = Task.objects.get(tracker=tracker, code="#1")
+    assert task.title == "Renamed"
+    assert sorted(task.assignees.values_list("external_username", flat=True)) == ["b", "c"]
+    assert Task.objects.get(tracker=tracker, code="#2").estimate_hours == Decimal("1.50")
+
+
+def test_task_upsert_keeps_declared_tasks_and_moves_codes():
+    tracker = make_tracker()
+    declared = make_task(tracker, code="#7", is_declared=True, external_id="", title="Declared")
+    old = make_task(tracker, code="#8", external_id="old-8")
+    resolver = user_resolver_for_tracker(tracker=tracker)
+    records = [_task_record(7), TaskRecord(external_id="new-8", code="#8", title="New owner of #8")]
+    with transaction.atomic():
+        counts = tracker_tasks_upsert(tracker_id=tracker.id, records=records, resolver=resolver)
+    assert counts.created == 1
+    assert Task.objects.get(id=declared.id).title == "Declared"
+    assert not Task.objects.filter(id=old.id).exists()
+    assert Task.objects.get(tracker=tracker, code="#8").external_id == "new-8"
+
+
+def test_work_upsert_resets_match_of_changed_entries(organization_with_members):
+    organization, users = organization_with_members
+    tracker = make_tracker(make_project(organization), api_kind="kimai")
+    task = make_task(make_tracker(tracker.project))
+    entry = make_work_entry(tracker, external_id="w1", text="old", task=task, matched_at=datetime.now(tz=UTC))
+    unchanged = make_work_entry(tracker, external_id="w2", text="same", duration_seconds=60)
+    resolver = user_resolver_for_tracker(tracker=tracker)
+    records = [
+        WorkRecord("w1", "x", entry.started_at, 3600, external_email="alice@example.com", text="new"),
+        WorkRecord("w2", "", unchanged.started_at, 60, text="same"),
+    ]
+    with transaction.atomic():
+        counts = tracker_work_entries_upsert(tracker_id=tracker.id, records=records, resolver=resolver)
+    assert (counts.created, counts.updated, counts.unchanged) == (0, 1, 1)
+    entry.refresh_from_db()
+    assert entry.text == "new" and entry.user_id == users["alice"].id and entry.matched_at is None
+
+
+# --- whole downloads ------------------------------------------------------------------------------------------
+
+
+def _github(sandbox, project=None, **fields):
+    return make_tracker(
+        project or make_project(),
+        api_kind="github",
+        api_location=sandbox.api_location("github"),
+        api_token=sandbox.token("github"),
+        **fields,
+    )
+
+
+def _kimai(sandbox, project=None, **fields):
+    return make_tracker(
+        project or make_project(),
+        api_kind="kimai",
+        api_location=sandbox.api_location("kimai"),
+        api_token=sandbox.token("kimai"),
+        api_username=sandbox.username("kimai"),
+        **fields,
+    )
+
+
+def test_summary_and_progress(sandbox):
+    tracker = _github(sandbox)
+    calls = []
+    summary = tracker_download(tracker_id=str(tracker.id), progress=lambda *args: calls.append(args))
+    assert set(summary) >= {"pages", "requests", "items", "created", "updated", "unchanged", "deleted", "duration"}
+    assert len(calls) == summary["pages"] and calls[-1][0] == summary["items"]
+    tracker.refresh_from_db()
+    assert tracker.last_downloaded_at is not None and tracker.download_state["generation"]
+
+
+def test_deletion_keeps_declared_tasks(sandbox):
+    tracker = _github(sandbox)
+    make_task(tracker, code="various", is_declared=True, external_id="")
+    make_task(tracker, code="#99999", external_id="gone-upstream")
+    summary = tracker_download(tracker_id=str(tracker.id))
+    assert summary["deleted"] == 1
+    assert Task.objects.filter(tracker=tracker, code="various").exists()
+
+
+def test_deleting_a_task_unlinks_its_work_entries(sandbox):
+    tracker = _github(sandbox)
+    tracker_download(tracker_id=str(tracker.id))
+    code = sandbox.task_codes("github")[0]
+    entry = make_work_entry(
+        make_tracker(tracker.project, api_kind="kimai"), task=Task.objects.get(tracker=tracker, code=code)
+    )
+    sandbox.delete_task("github", code)
+    tracker_download(tracker_id=str(tracker.id), full=True)
+    entry.refresh_from_db()
+    assert entry.task is None
+
+
+def test_cleared_cache_forces_fresh_complete_download(sandbox):
+    tracker = _github(sandbox)
+    tracker_download(tracker_id=str(tracker.id))
+    DownloadCache(download_cache_redis(), str(tracker.id)).clear()
+    sandbox.reset_stats()
+    summary = tracker_download(tracker_id=str(tracker.id))
+    assert summary["full"] is True and summary["not_modified"] == 0
+    assert summary["unchanged"] == summary["items"]
+
+
+def test_changed_user_mapping_resolves_cached_pages_again(sandbox):
+    project = make_project()
+    tracker = _github(sandbox, project=project)
+    tracker_download(tracker_id=str(tracker.id), full=True)
+    assert not TaskAssignee.objects.filter(task__tracker=tracker, user__isnull=False).exists()
+    bob = make_user("bob")
+    make_organization_profile(project.organization, bob)
+    summary = tracker_download(tracker_id=str(tracker.id), full=True)
+    assert summary["not_modified"] == 0  # the cache was dropped: the mapping changed
+    bobs = TaskAssignee.objects.filter(task__tracker=tracker, external_username="bob")
+    assert bobs.exists() and not bobs.filter(user__isnull=True).exists()
+
+
+def test_work_entries_download_maps_users_and_deletes_upstream_removals(sandbox):
+    project = make_project()
+    alice = make_user("alice-s", email="alice@example.com")
+    make_organization_profile(project.organization, alice)
+    tracker = _kimai(sandbox, project=project)
+    first = tracker_download(tracker_id=str(tracker.id))
+    entry_ids = sandbox.entry_ids("kimai")
+    assert first["created"] == WorkEntry.objects.filter(tracker=tracker).count() > 0
+    assert WorkEntry.objects.filter(tracker=tracker, user=alice).exists()
+    again = tracker_download(tracker_id=str(tracker.id), full=True)
+    assert again["created"] == again["updated"] == again["deleted"] == 0
+    sandbox.delete_entry("kimai", entry_ids[0])
+    third = tracker_download(tracker_id=str(tracker.id), full=True)
+    assert third["deleted"] == 1
+    assert not WorkEntry.objects.filter(tracker=tracker, external_id=str(entry_ids[0])).exists()
+
+
+def test_download_tracker_command_runs_in_process(sandbox):
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    tracker = _github(sandbox)
+    output = StringIO()
+    call_command(
+        "download_tracker",
+        tracker.project.organization.code,
+        tracker.project.code,
+        tracker.name,
+        "--sync",
+        "--no-progress-bar",
+        stdout=output,
+    )
+    assert Task.objects.filter(tracker=tracker).count() == len(sandbox.task_codes("github"))

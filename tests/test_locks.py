@@ -1,0 +1,82 @@
+"""One job per thing at a time: PostgreSQL advisory locks per (job kind, project), on workers and in-process."""
+# ruff: noqa: F811  (pytest fixtures imported from tests/worker.py are redefined as test arguments)
+
+from __future__ import annotations
+
+import uuid
+
+import psycopg
+import pytest
+
+from siisurit.errors import AlreadyRunningError
+from siisurit.jobs import job_execute
+from tests.worker import (  # noqa: F401
+    celery_worker_thread,
+    clean_queues,
+    locked,
+    redis_test_client,
+    release,
+    wait_until_started,
+)
+from workers.locks import _connection_kwargs, job_lock, lock_is_held, lock_key
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def test_second_lock_on_the_same_name_fails_fast_naming_the_holder():
+    already_running = r"match_project for p1 is already running \(job id job-one\)"
+    with job_lock("match_project:p1", job_id="job-one"):
+        with pytest.raises(AlreadyRunningError, match=already_running), job_lock("match_project:p1", job_id="two"):
+            pass
+        with job_lock("match_project:p2", job_id="job-three"):
+            pass  # another project is independent
+        with job_lock("download_tracker:p1", job_id="job-four"):
+            pass  # and so is another kind of job
+
+    assert lock_is_held("match_project:p1") == ""
+
+
+def test_lock_is_released_when_the_holding_session_dies():
+    holder = psycopg.connect(**_connection_kwargs(), application_name="siisurit job crashed-job")
+    holder.execute("select pg_advisory_lock(%s)", (lock_key("update_project:p9"),))
+    assert lock_is_held("update_project:p9") == "crashed-job"
+
+    holder.close()  # what the server does when a worker is killed
+
+    with job_lock("update_project:p9", job_id="next-job"):
+        assert lock_is_held("update_project:p9") == "next-job"
+
+
+def test_two_concurrent_runs_on_one_project_one_runs(celery_worker_thread):
+    project_id = str(uuid.uuid4())
+    first = locked.apply_async(kwargs={"project_id": project_id, "key": "first", "hold_seconds": 30})
+    wait_until_started("first")
+
+    second = locked.apply_async(kwargs={"project_id": project_id, "key": "second"})
+    with pytest.raises(AlreadyRunningError, match=f"already running \\(job id {first.id}\\)"):
+        second.get(timeout=30)
+    release("first")
+
+    assert first.get(timeout=30)["completed"] == 1
+    assert second.state == "FAILURE"
+    assert redis_test_client().get("siisurit-test:second:started") is None
+
+
+def test_in_process_run_takes_the_same_lock_as_the_worker(celery_worker_thread):
+    project_id = str(uuid.uuid4())
+    running = locked.apply_async(kwargs={"project_id": project_id, "key": "queued", "hold_seconds": 30})
+    wait_until_started("queued")
+
+    with pytest.raises(AlreadyRunningError, match=running.id):
+        job_execute("test_locked", {"project_id": project_id, "key": "sync"}, job_id="sync-job")
+    release("queued")
+
+    assert running.get(timeout=30)["completed"] == 1
+
+
+def test_lock_is_free_again_after_the_job(clean_queues):
+    project_id = str(uuid.uuid4())
+    job_execute("test_locked", {"project_id": project_id, "key": "one"}, job_id="a")
+    job_execute("test_locked", {"project_id": project_id, "key": "two"}, job_id="b")
+
+    assert lock_is_held(f"test_locked:{project_id}") == ""

@@ -1,0 +1,95 @@
+"""Reliability: a job whose worker is SIGKILLed is redelivered and completes once; results hold no secrets."""
+# ruff: noqa: F811  (pytest fixtures imported from tests/worker.py are redefined as test arguments)
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from celery.result import AsyncResult
+
+from siisurit.errors import PermanentError
+from tests.factories import make_organization, make_project, make_tracker
+from tests.worker import (
+    SubprocessWorker,
+    celery_worker_thread,
+    clean_queues,
+    counting,
+    redis_test_client,
+    release,
+    tracker_failure,
+    wait_until_started,
+)
+from workers.app import app
+
+pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
+
+# Short enough for a test; the worker's own setting (the producer side needs none).
+VISIBILITY_TIMEOUT_SECONDS = 3
+TOKEN = "ghp_test_secret_token_0123456789abcdef"
+
+
+def unacked_since(job_id: str) -> float | None:
+    """When the broker handed job `job_id` to a worker (its score in the unacked index), or None."""
+    client = redis_test_client()
+    for tag, score in client.zrange("unacked_index", 0, -1, withscores=True):
+        payload = client.hget("unacked", tag)
+        if payload and job_id.encode() in payload:
+            return score
+    return None
+
+
+def redis_values() -> list[bytes]:
+    """Every value in the test broker database (messages, results, events), whatever the key's type."""
+    client = redis_test_client()
+    values: list[bytes] = []
+    for key in client.scan_iter(match="*", count=1000):
+        kind = client.type(key)
+        if kind == b"string":
+            values.append(client.get(key) or b"")
+        elif kind == b"hash":
+            values.extend(client.hgetall(key).values())
+        elif kind == b"list":
+            values.extend(client.lrange(key, 0, -1))
+        elif kind == b"set":
+            values.extend(client.smembers(key))
+        elif kind == b"zset":
+            values.extend(client.zrange(key, 0, -1))
+    return values
+
+
+@pytest.mark.slow
+def test_job_of_a_killed_worker_is_redelivered_and_completes_once(clean_queues):
+    short_visibility = {"SII_REDIS_VISIBILITY_TIMEOUT_IN_SECONDS": str(VISIBILITY_TIMEOUT_SECONDS)}
+    with SubprocessWorker(queues=("maintenance",), env=short_visibility) as doomed:
+        result = counting.apply_async(kwargs={"key": "killed", "hold_seconds": 60})
+        wait_until_started("killed")
+        handed_out_at = unacked_since(result.id)
+        doomed.kill()
+    assert handed_out_at is not None, "the running job must be unacknowledged (acks_late)"
+    # Redelivery waits for the visibility timeout by design; wait exactly until it has passed.
+    time.sleep(max(0.0, handed_out_at + VISIBILITY_TIMEOUT_SECONDS + 0.5 - time.time()))
+    release("killed")  # the redelivered run need not hold
+
+    with SubprocessWorker(queues=("maintenance",), env=short_visibility):
+        summary = AsyncResult(result.id, app=app).get(timeout=60)
+
+    client = redis_test_client()
+    assert int(client.get("siisurit-test:killed:started")) == 2
+    assert int(client.get("siisurit-test:killed:completed")) == 1
+    assert summary["completed"] == 1
+
+
+def test_results_and_messages_in_redis_hold_no_secret(celery_worker_thread):
+    tracker = make_tracker(
+        make_project(make_organization(code="secretive"), code="vault"), name="github", api_token=TOKEN
+    )
+
+    result = tracker_failure.apply_async(kwargs={"tracker_id": str(tracker.id)})
+    with pytest.raises(PermanentError, match="github"):
+        result.get(timeout=30)
+
+    stored = b"\n".join(redis_values())
+    assert str(tracker.id).encode() in stored  # the job's arguments are ids...
+    assert TOKEN.encode() not in stored  # ...and nothing anywhere holds the token
+    assert TOKEN[:12].encode() not in stored

@@ -1,0 +1,94 @@
+"""The retry policy: transient errors are retried with capped, jittered backoff; permanent ones fail at once."""
+# ruff: noqa: F811  (pytest fixtures imported from tests/worker.py are redefined as test arguments)
+
+from __future__ import annotations
+
+import random
+
+import django.db
+import pytest
+import requests
+from celery.result import AsyncResult
+
+from siisurit.errors import AlreadyRunningError, PermanentError, TransientError
+from tests.worker import celery_worker_thread, clean_queues, flaky, permanent, redis_test_client  # noqa: F401
+from workers.app import app
+from workers.retry import is_retryable, retry_countdown
+from workers.task_base import JobTask
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        TransientError("HTTP 503"),
+        requests.ConnectionError("refused"),
+        requests.Timeout("slow"),
+        django.db.OperationalError("server closed the connection"),
+        django.db.InterfaceError("connection already closed"),
+    ],
+)
+def test_transient_errors_are_retried(error):
+    assert is_retryable(error)
+
+
+@pytest.mark.parametrize(
+    "error", [PermanentError("HTTP 401"), AlreadyRunningError("busy"), ValueError("bug"), requests.HTTPError("404")]
+)
+def test_permanent_errors_and_bugs_are_not_retried(error):
+    assert not is_retryable(error)
+
+
+def test_backoff_grows_exponentially_with_jitter_up_to_the_cap():
+    rng = random.Random(1)
+    countdowns = [retry_countdown(retries=retries, backoff=10, backoff_max=600, rng=rng) for retries in range(10)]
+
+    for retries, countdown in enumerate(countdowns):
+        exponential = min(600, 10 * 2**retries)
+        assert exponential / 2 <= countdown <= exponential
+    assert max(countdowns) <= 600
+
+
+def test_retry_after_is_honoured_but_capped():
+    assert retry_countdown(retries=0, backoff=1, backoff_max=600, retry_after=120) == 120
+    assert retry_countdown(retries=0, backoff=1, backoff_max=600, retry_after=86400) == 600
+
+
+def test_retry_cap_stays_below_the_visibility_timeout():
+    conf = app.conf
+    visibility_timeout = conf.broker_transport_options["visibility_timeout"]
+
+    assert conf.result_backend_transport_options["visibility_timeout"] == visibility_timeout
+    assert JobTask.retry_backoff_max < visibility_timeout
+    assert conf.task_time_limit < visibility_timeout or visibility_timeout < 60  # short only in the SIGKILL test
+
+
+def test_policy_is_declared_on_the_task_base():
+    assert JobTask.max_retries >= 1
+    assert JobTask.retry_jitter
+    assert JobTask.retry_backoff > 0
+
+
+def test_job_failing_twice_transiently_then_succeeding_shows_its_retries(celery_worker_thread):
+    summary = flaky.apply_async(kwargs={"key": "flaky", "failures": 2}).get(timeout=30)
+
+    assert summary["attempts"] == 3
+    assert summary["retries"] == 2
+
+
+def test_permanent_failure_is_not_retried(celery_worker_thread):
+    result = permanent.apply_async(kwargs={"key": "permanent"})
+
+    with pytest.raises(PermanentError, match="HTTP 401"):
+        result.get(timeout=30)
+
+    assert redis_test_client().get("siisurit-test:permanent:attempts") == b"1"
+    assert AsyncResult(result.id, app=app).state == "FAILURE"
+
+
+def test_transient_failure_gives_up_after_max_retries(celery_worker_thread):
+    result = flaky.apply_async(kwargs={"key": "hopeless", "failures": 1000})
+
+    with pytest.raises(TransientError):
+        result.get(timeout=60)
+
+    assert int(redis_test_client().get("siisurit-test:hopeless:attempts")) == flaky.max_retries + 1
