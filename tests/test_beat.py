@@ -61,7 +61,10 @@ def test_every_moment_of_a_period_claims_the_same_key():
     assert 3600 <= ttl <= 3600 + 120
 
 
-def make_beat(tmp_path, name: str, **entries) -> DedupeScheduler:
+def make_beat(tmp_path, name: str) -> DedupeScheduler:
+    """A beat scheduler as a separate beat process would have it (its own schedule file).
+
+    No worker runs in this test, so the queue length counts what the beats sent."""
     return DedupeScheduler(app=app, schedule_filename=str(tmp_path / name / "schedule"), lazy=False)
 
 
@@ -75,7 +78,6 @@ def test_two_beats_ticking_the_same_schedule_enqueue_each_job_once(tmp_path, cle
 
         for beat in beats:
             beat.tick()
-            print("AFTER TICK", queue_length("maintenance"), beat.schedule["clear-caches"])
         for beat in beats:
             beat.tick()  # ticking again within the period sends nothing more
     finally:

@@ -221,7 +221,7 @@ def test_demo_runs_the_main_job_through_a_worker_and_again_without_duplicates(cl
 
     # Without the catch-all rule, work on no known task stays unmatched, and the summary shows its hours.
     third = run_demo(base_port, f"--organization-file={organization_without_catch_all(tmp_path)}")
-    mobile_app = next(project for project in organization_summary(organization_code="demo") if project.code == "mobile-app")
+    mobile_app = {project.code: project for project in organization_summary(organization_code="demo")}["mobile-app"]
     assert mobile_app.unmatched_entries > 0
     assert mobile_app.unmatched_hours > Decimal(0)
     assert summary_figures(third, "unmatched hours")[0] == str(mobile_app.unmatched_hours)

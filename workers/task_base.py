@@ -63,6 +63,8 @@ class JobTask(Task):
         lock = threading.Lock()
         last_sent = 0.0
         retries = self.request.retries
+        # Services call progress from their own threads too, where `self.request` (thread-local) has no id.
+        task_id = self.request.id
 
         def publish(current: int, total: int | None, what: str) -> None:
             nonlocal last_sent
@@ -72,6 +74,6 @@ class JobTask(Task):
                     return
                 last_sent = now
                 meta = {"current": current, "total": total, "what": what, "retries": retries}
-                self.update_state(state=PROGRESS_STATE, meta=meta)
+                self.update_state(task_id=task_id, state=PROGRESS_STATE, meta=meta)
 
         return publish

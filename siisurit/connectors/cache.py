@@ -50,6 +50,12 @@ class DownloadCache:
     def store_page(self, url: str, entry: dict[str, Any]) -> None:
         self.client.set(self._page_key(url), json.dumps(entry, separators=(",", ":")), ex=TIME_TO_LIVE_IN_SECONDS)
 
+    def store_pages(self, entries: list[tuple[str, dict[str, Any]]]) -> None:
+        pipeline = self.client.pipeline(transaction=False)
+        for url, entry in entries:
+            pipeline.set(self._page_key(url), json.dumps(entry, separators=(",", ":")), ex=TIME_TO_LIVE_IN_SECONDS)
+        pipeline.execute()
+
     def state(self) -> dict[str, Any]:
         raw = self.client.get(download_key(self.tracker_id, "state"))
         return json.loads(raw) if raw else {}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -109,7 +110,7 @@ def demo_worker(
     """Run one worker on all queues for the duration of the block; it answers pings when the block starts."""
     log_path = log_path or settings.SII_DATA_DIR / "demo" / "worker.log"
     log_path.parent.mkdir(parents=True, exist_ok=True)
-    name = f"demo-{os.getpid()}@%h"
+    name = f"demo-{os.getpid()}@{socket.gethostname()}"
     with log_path.open("w", encoding="utf-8") as log:
         # Its own session: Ctrl-C reaches only the demo, which then stops the worker in order.
         process = subprocess.Popen(

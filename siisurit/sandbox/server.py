@@ -157,6 +157,8 @@ class _Handler(BaseHTTPRequestHandler):
         elif fault is not None and fault.fault == "incomplete":
             payload = payload[: len(payload) // 2]
             self.close_connection = True
+        # Count before answering, so that a client that has its answer always sees it counted.
+        server.stats.record(server.kind, response.status, fault=fault is not None)
         self.send_response(response.status)
         if response.status not in _NO_BODY_STATUSES:
             self.send_header("Content-Type", response.content_type)
@@ -166,4 +168,3 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         if self.command != "HEAD" and response.status not in _NO_BODY_STATUSES:
             self.wfile.write(payload)
-        server.stats.record(server.kind, response.status, fault=fault is not None)

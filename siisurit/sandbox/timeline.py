@@ -22,6 +22,11 @@ def _last_sunday(year: int, month: int) -> int:
     return last_day - (weekday + 1) % 7
 
 
+@lru_cache(maxsize=4096)
+def _year(days: int) -> int:
+    return time.gmtime(days * 86400).tm_year
+
+
 @lru_cache(maxsize=64)
 def _summer_bounds(year: int) -> tuple[int, int]:
     begin = calendar.timegm((year, 3, _last_sunday(year, 3), 1, 0, 0))
@@ -31,7 +36,7 @@ def _summer_bounds(year: int) -> tuple[int, int]:
 
 def utc_offset(epoch: int, zone_hours: int) -> int:
     """UTC offset in seconds of a European zone (``zone_hours`` = winter offset) at an instant."""
-    begin, end = _summer_bounds(time.gmtime(epoch).tm_year)
+    begin, end = _summer_bounds(_year(epoch // 86400))
     return (zone_hours + (1 if begin <= epoch < end else 0)) * 3600
 
 
@@ -74,9 +79,16 @@ def local_offset_time(epoch: int | None, zone_hours: int) -> str | None:
     if epoch is None:
         return None
     offset = utc_offset(epoch, zone_hours)
+    days, seconds = divmod(epoch + offset, 86400)
+    hours, rest = divmod(seconds, 3600)
     sign = "+" if offset >= 0 else "-"
-    hours, minutes = divmod(abs(offset) // 60, 60)
-    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(epoch + offset)) + f"{sign}{hours:02d}{minutes:02d}"
+    offset_hours, offset_minutes = divmod(abs(offset) // 60, 60)
+    return f"{_day(days)}T{hours:02d}:{rest // 60:02d}:{rest % 60:02d}{sign}{offset_hours:02d}{offset_minutes:02d}"
+
+
+@lru_cache(maxsize=4096)
+def _day(days: int) -> str:
+    return time.strftime("%Y-%m-%d", time.gmtime(days * 86400))
 
 
 def legacy_time(epoch: int | None) -> str | None:

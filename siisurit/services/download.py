@@ -2,7 +2,7 @@
 
 Complete downloads (the first one, `full=True`, after the cache was cleared or the user mapping changed, and at
 least every `FULL_DOWNLOAD_INTERVAL`) list everything and delete rows whose external id was no longer seen;
-otherwise only what changed since the cursor is fetched. Pages are committed one by one and the download cache
+otherwise only what changed since the cursor is fetched. Records are committed in batches and the download cache
 remembers validators only of committed pages, so a download that failed half way resumes cheaply when retried.
 """
 
@@ -34,6 +34,8 @@ from siisurit.services.user_mapping import user_resolver_for_tracker
 _log = logging.getLogger(__name__)
 
 FULL_DOWNLOAD_INTERVAL = timedelta(hours=24)
+#: Records per database transaction: fewer commits, memory still bounded.
+BATCH_SIZE = 2000
 
 Progress = Callable[[int, int | None, str], None]
 
@@ -76,19 +78,34 @@ def tracker_download(*, tracker_id: str, full: bool = False, progress: Progress 
     counts = UpsertCounts()
     pages = items = deleted = 0
     with connector_type(tracker, cache=cache) as connector:
+        connector.client.defer_remember = True
+        batch: list = []
+        unchanged_ids: list[str] = []
+
+        def flush() -> None:
+            """Commit the collected records, then let the cache remember the pages they came from."""
+            with transaction.atomic():
+                batch_counts = upsert(tracker_id=tracker.id, records=batch, resolver=resolver)
+                if connector.is_full:
+                    seen_ids_add([*(record.external_id for record in batch), *unchanged_ids])
+            connector.client.commit_remembered()
+            batch_counts.unchanged += len(unchanged_ids)
+            counts.add(batch_counts)
+            batch.clear()
+            unchanged_ids.clear()
+
         seen_ids_begin()
         try:
             for page in connector.download(since=since):
-                with transaction.atomic():
-                    page_counts = upsert(tracker_id=tracker.id, records=page.records, resolver=resolver)
-                    if connector.is_full:
-                        seen_ids_add([*(record.external_id for record in page.records), *page.unchanged_ids])
-                page_counts.unchanged += len(page.unchanged_ids)
-                counts.add(page_counts)
+                batch.extend(page.records)
+                unchanged_ids.extend(page.unchanged_ids)
                 pages += 1
                 items += len(page.records) + len(page.unchanged_ids)
+                if len(batch) + len(unchanged_ids) >= BATCH_SIZE:
+                    flush()
                 if progress is not None:
                     progress(items, page.total, f"{tracker.name}: page {pages}")
+            flush()
             if connector.is_full:
                 with transaction.atomic():
                     deleted = tracker_unseen_delete(tracker_id=tracker.id, holds=connector_type.holds)

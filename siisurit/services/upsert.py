@@ -64,8 +64,10 @@ def _changed(table: str, columns: Sequence[str]) -> str:
 def seen_ids_begin() -> None:
     """Start tracking the external ids of a complete download (an empty temporary table of this session)."""
     with connection.cursor() as cursor:
-        cursor.execute(f"CREATE TEMP TABLE IF NOT EXISTS {_SEEN} (external_id text NOT NULL)")
-        cursor.execute(f"TRUNCATE {_SEEN}")
+        cursor.execute(f"DROP TABLE IF EXISTS {_SEEN}")
+        cursor.execute(f"CREATE TEMP TABLE {_SEEN} (external_id text NOT NULL)")
+        # Fresh rows have no statistics yet, so the planner may pick a nested loop: keep lookups indexed.
+        cursor.execute(f"CREATE INDEX ON {_SEEN} (external_id)")
 
 
 def seen_ids_add(external_ids: Iterable[str]) -> None:

@@ -47,3 +47,16 @@ def sandbox_project(sandbox: SandboxTrackers, kinds: tuple[str, ...] = ("kimai",
     for kind in kinds:
         sandbox_tracker(project, sandbox, kind)
     return project
+
+
+def start_job(job_name: str, **kwargs: object):
+    """Enqueue job `job_name` as the management commands do; the handle's `wait()` gives its outcome."""
+    from siisurit.jobs import JobRequest
+    from workers.dispatch import CeleryJobRunner
+
+    return CeleryJobRunner().start(JobRequest(job_name, dict(kwargs)))
+
+
+def log_count(workers, text: str) -> int:
+    """How often `text` occurs in the output of all `workers`."""
+    return sum(worker.output().count(text) for worker in workers)

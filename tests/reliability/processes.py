@@ -71,6 +71,8 @@ class ChildProcess:
         return self.process.pid
 
     def output(self) -> str:
+        if self.log.closed:
+            return self._final_output
         return Path(self.log.name).read_text(errors="replace")
 
     def is_running(self) -> bool:
@@ -100,6 +102,7 @@ class ChildProcess:
 
     def close(self) -> None:
         self.stop()
+        self._final_output = self.output()
         self.log.close()
 
 

@@ -1,0 +1,110 @@
+"""Workers killed mid-job (SIGKILL of a pool child or of the main process) and stopped warmly (SIGTERM)."""
+
+from __future__ import annotations
+
+import signal
+import time
+
+import pytest
+from celery.result import AsyncResult
+
+from siisurit.models import WorkEntry
+from tests.reliability.conftest import FAST_RETRIES, log_count, sandbox_project, start_job
+from tests.reliability.processes import Worker, wait_for
+from tests.worker import TEST_KEY_PREFIX, redis_test_client
+from workers.app import app
+
+pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
+
+ENTRY_COUNT = 2600  # 6 pages of 500 in Kimai
+PAGE_SIZE = 500
+
+
+@pytest.fixture
+def slow_sandbox():
+    from siisurit.sandbox import SandboxTrackers
+
+    with SandboxTrackers(seed=7, task_count=5, entry_count=ENTRY_COUNT, other_entry_count=0) as trackers:
+        trackers.set_latency(400, kind="kimai")
+        yield trackers
+
+
+def assert_downloaded_exactly_once(tracker, sandbox, workers) -> None:
+    external_ids = list(WorkEntry.objects.filter(tracker=tracker).values_list("external_id", flat=True))
+    assert len(external_ids) == len(sandbox.entry_ids("kimai")) == ENTRY_COUNT
+    assert len(set(external_ids)) == len(external_ids), "duplicate work entries"
+    assert log_count(workers, "downloaded kimai-tracker") == 1, "the download completed more than once"
+
+
+def test_sigkill_of_the_pool_child_redelivers_the_job_which_completes_once(clean_queues, slow_sandbox):
+    project = sandbox_project(slow_sandbox)
+    tracker = project.trackers.get()
+    with Worker(pool="prefork", concurrency=1, env=FAST_RETRIES) as worker:
+        worker.wait_ready(app)
+        handle = start_job("download_tracker", tracker_id=str(tracker.id))
+        wait_for(lambda: slow_sandbox.stats["kimai"]["requests"] >= 2, timeout=20, what="download half way")
+        (child,) = worker.pool_children()
+        child.send_signal(signal.SIGKILL)  # what the OOM killer does to a job's process
+
+        outcome = handle.wait(timeout=45)
+
+        assert outcome.ok, worker.output()
+        assert "WorkerLostError" in worker.output() or "exited prematurely" in worker.output()
+        assert_downloaded_exactly_once(tracker, slow_sandbox, [worker])
+
+
+@pytest.mark.slow
+def test_sigkill_of_the_worker_redelivers_the_job_after_the_visibility_timeout(clean_queues, slow_sandbox):
+    project = sandbox_project(slow_sandbox)
+    tracker = project.trackers.get()
+    environment = {**FAST_RETRIES, "SII_REDIS_VISIBILITY_TIMEOUT_IN_SECONDS": "12"}
+    with Worker(env=environment) as first:
+        first.wait_ready(app)
+        handle = start_job("download_tracker", tracker_id=str(tracker.id))
+        wait_for(lambda: slow_sandbox.stats["kimai"]["requests"] >= 2, timeout=20, what="download half way")
+        first.kill()  # the whole worker, main process included: nobody acknowledges or re-queues the job
+    killed_at = time.monotonic()
+    with Worker(env=environment) as second:
+        second.wait_ready(app)
+
+        outcome = handle.wait(timeout=50)
+
+        assert outcome.ok, second.output()
+        assert time.monotonic() - killed_at >= 10, "redelivered before the visibility timeout"
+        assert_downloaded_exactly_once(tracker, slow_sandbox, [first, second])
+
+
+def test_a_job_that_always_kills_its_worker_is_not_redelivered_forever(clean_queues):
+    key = "process-killing"
+    starts = f"{TEST_KEY_PREFIX}{key}:started"
+    with Worker(pool="prefork", concurrency=1, env=FAST_RETRIES) as worker:
+        worker.wait_ready(app)
+        handle = start_job("test_process_killing", key=key)
+
+        outcome = handle.wait(timeout=30)
+        time.sleep(2)  # would it start again?
+
+        started = int(redis_test_client().get(starts) or 0)
+        assert not outcome.ok
+        assert 1 <= started <= int(FAST_RETRIES["SII_JOB_MAX_RETRIES"]) + 1, f"started {started} times"
+        assert int(redis_test_client().get(starts) or 0) == started
+
+
+def test_sigterm_finishes_the_running_job_and_no_half_written_page_is_ever_visible(clean_queues, slow_sandbox):
+    project = sandbox_project(slow_sandbox)
+    tracker = project.trackers.get()
+    with Worker(env=FAST_RETRIES) as worker:
+        worker.wait_ready(app)
+        handle = start_job("download_tracker", tracker_id=str(tracker.id))
+        wait_for(lambda: slow_sandbox.stats["kimai"]["requests"] >= 2, timeout=20, what="download half way")
+        worker.signal(signal.SIGTERM)  # warm shutdown: finish the running job, take no new one
+        seen_counts = set()
+        while worker.is_running():
+            seen_counts.add(WorkEntry.objects.filter(tracker=tracker).count())
+            time.sleep(0.05)
+
+        assert worker.process.returncode == 0, worker.output()
+        assert AsyncResult(handle.job_id, app=app).state == "SUCCESS"
+        assert handle.wait(timeout=5).ok
+        assert all(count % PAGE_SIZE == 0 or count == ENTRY_COUNT for count in seen_counts), seen_counts
+        assert_downloaded_exactly_once(tracker, slow_sandbox, [worker])
