@@ -190,11 +190,13 @@ def test_connection_refused_is_transient_and_hides_token_in_url():
 # --- pagination ------------------------------------------------------------------------------------------------------
 
 
-def _all_items(pages, key=None):
+def _all_items(pages, key=None, cache=None):
     items = []
     for page in pages:
         items += page.items
-        page.ids = [str(item[key] if key else item) for item in page.items]
+        entry = page.cache_entry([str(item[key] if key else item) for item in page.items])
+        if cache is not None and entry:
+            cache.store_pages([entry])
     return items
 
 
@@ -212,7 +214,8 @@ def test_link_pages_answer_304_with_cached_ids_and_next_page(sandbox):
     cache = DownloadCache(download_cache_redis(), f"test-{datetime.now(tz=UTC).timestamp()}")
     try:
         first = client_for(sandbox, "github", cache=cache)
-        ids = [item["id"] for item in _all_items(link_pages(first, issues_url(sandbox), {"state": "all"}), "id")]
+        pages = link_pages(first, issues_url(sandbox), {"state": "all"})
+        ids = [item["id"] for item in _all_items(pages, "id", cache)]
         second = client_for(sandbox, "github", cache=cache)
         pages = list(link_pages(second, issues_url(sandbox), {"state": "all"}))
         assert all(page.not_modified for page in pages)

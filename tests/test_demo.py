@@ -62,11 +62,14 @@ def restored_environ() -> Iterator[None]:
 
 
 def run_demo(base_port: int, *args: str) -> str:
-    stdout = io.StringIO()
-    call_command(
-        "demo", f"--sandbox-port={base_port}", f"--tasks={_TASKS}", f"--entries={_ENTRIES}", "--no-progress-bar",
-        *args, stdout=stdout, stderr=io.StringIO(),
-    )  # fmt: skip
+    stdout, stderr = io.StringIO(), io.StringIO()
+    try:
+        call_command(
+            "demo", f"--sandbox-port={base_port}", f"--tasks={_TASKS}", f"--entries={_ENTRIES}", "--no-progress-bar",
+            *args, stdout=stdout, stderr=stderr,
+        )  # fmt: skip
+    except CommandError as error:
+        raise CommandError(f"{error}\n--- stdout:\n{stdout.getvalue()}\n--- stderr:\n{stderr.getvalue()}") from None
     return stdout.getvalue()
 
 

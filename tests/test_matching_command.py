@@ -10,6 +10,7 @@ from django.core.management import CommandError, call_command
 
 from siisurit.models import ApiKind, MatchOn, WorkEntry
 from tests.factories import make_organization, make_project, make_task, make_tracker, make_work_entry, make_work_match
+from tests.worker import celery_worker_thread, clean_queues  # noqa: F401 (fixtures)
 
 pytestmark = pytest.mark.django_db
 
@@ -63,3 +64,17 @@ def test_unknown_organization_or_project_is_a_command_error(args, message):
     make_organization(code="acme")
     with pytest.raises(CommandError, match=message):
         call_command("match_project", *args, "--sync", stdout=StringIO(), stderr=StringIO())
+
+
+@pytest.mark.worker
+@pytest.mark.usefixtures("celery_worker_thread")
+def test_waits_for_the_match_on_a_real_worker():
+    organization = make_organization(code="acme")
+    _project_with_one_rule(organization, "app")
+    out = StringIO()
+
+    call_command("match_project", "acme", "--timeout", "60", "--no-progress-bar", stdout=out, stderr=StringIO())
+
+    (summary,) = _summaries(out.getvalue()).values()
+    assert (summary["job"], summary["entries"], summary["matched"], summary["changed"]) == ("match_project", 1, 1, 1)
+    assert WorkEntry.objects.filter(task__isnull=True).count() == 0

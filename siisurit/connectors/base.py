@@ -160,8 +160,8 @@ class Connector(ABC):
                 if record is not None:
                     records.append(record)
                     self.note_updated(record.updated_at)
-            page.ids = [record.external_id for record in records]
-            yield RecordPage(records, total=page.total)
+            entry = page.cache_entry([record.external_id for record in records])
+            yield RecordPage(records, total=page.total, cache_entries=[entry] if entry else [])
 
     @property
     def request_count(self) -> int:

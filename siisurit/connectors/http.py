@@ -177,9 +177,6 @@ class HttpClient:
         self.timeout = timeout
         self.request_count = 0
         self.not_modified_count = 0
-        #: When True, `remember()` only collects entries; `commit_remembered()` stores them (after a DB commit).
-        self.defer_remember = False
-        self._remembered: list[tuple[str, dict[str, Any]]] = []
         self._secrets = [secret for secret in secrets if secret]
         self._session = requests.Session()
         self._session.headers["User-Agent"] = USER_AGENT
@@ -214,22 +211,6 @@ class HttpClient:
     def post(self, url: str, body: Any) -> Response:
         response = self._send("POST", url, json_body=body)
         return Response(url, response.status_code, response.headers, self._json(response), response.links)
-
-    def remember(self, response: Response, **entry: Any) -> None:
-        """Keep the validators of a successful answer with `entry` (ids, next page) for the next conditional GET."""
-        if self.cache is None or response.not_modified:
-            return
-        etag, last_modified = response.headers.get("ETag"), response.headers.get("Last-Modified")
-        if etag or last_modified:
-            self._remembered.append((response.url, {"etag": etag, "last_modified": last_modified, **entry}))
-            if not self.defer_remember:
-                self.commit_remembered()
-
-    def commit_remembered(self) -> None:
-        """Store the collected validators (call once the pages they describe are committed to the database)."""
-        if self.cache is not None and self._remembered:
-            self.cache.store_pages(self._remembered)
-        self._remembered.clear()
 
     def _send(self, method: str, url: str, *, headers: Mapping[str, str] | None = None, json_body: Any = None):
         ensure_allowed_url(url, self.label)

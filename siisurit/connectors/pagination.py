@@ -1,8 +1,9 @@
 """Page iterators, one per pagination style; each follows the server's own "there is more" signal.
 
-Every iterator yields `Page`s. The consumer sets `page.ids` (external ids of the items it kept) before asking for
-the next page; then the page's validators, ids and next-page marker go to the download cache, so that a later
-304 Not Modified both skips the page and still knows which items exist and where the listing continues.
+Every iterator yields `Page`s. With `conditional=True` a request carries the cached ETag / Last-Modified of its
+URL; a 304 Not Modified gives a page without items whose `cached_ids` and cached next-page marker let the listing
+go on. To fill the cache, the consumer stores `page.cache_entry(ids)` (the external ids it kept) once the page's
+records are committed: `Connector.record_pages()` puts it into `RecordPage.cache_entries` for the download service.
 """
 
 from __future__ import annotations
@@ -20,7 +21,16 @@ class Page:
     response: Response
     items: list[Any]
     total: int | None = None
-    ids: list[str] | None = None
+    next_marker: Any = None
+
+    def cache_entry(self, ids: list[str]) -> tuple[str, dict[str, Any]] | None:
+        """(URL, entry) for `DownloadCache.store_pages`, or None if the answer had no validators or was a 304."""
+        headers = self.response.headers
+        etag, last_modified = headers.get("ETag"), headers.get("Last-Modified")
+        if self.not_modified or not (etag or last_modified):
+            return None
+        entry = {"etag": etag, "last_modified": last_modified, "ids": ids, "next": self.next_marker}
+        return self.response.url, {**entry, "total": self.total}
 
     @property
     def not_modified(self) -> bool:
@@ -49,14 +59,9 @@ def _int_header(response: Response, name: str) -> int | None:
 def _pages(
     client: HttpClient, response: Response, items_key: str | None, total: int | None, next_marker: Any
 ) -> Iterator[Page]:
-    """One page: yield it, then remember it (with its ids and the marker of the next page)."""
-    if response.not_modified:
-        yield Page(response, [], total)
-        return
-    page = Page(response, _items(client, response, items_key), total)
-    yield page
-    if page.ids is not None:
-        client.remember(response, ids=page.ids, next=next_marker, total=total)
+    """One page (a generator, so that iterators read alike)."""
+    items = [] if response.not_modified else _items(client, response, items_key)
+    yield Page(response, items, total, next_marker)
 
 
 def link_pages(

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
+from typing import Any
 
 
 @dataclass(slots=True)
@@ -46,3 +47,5 @@ class RecordPage:
     records: list[TaskRecord] | list[WorkRecord]
     unchanged_ids: list[str] = field(default_factory=list)
     total: int | None = None  # items the whole listing has, when the tracker says so
+    #: (URL, entry) pairs for `DownloadCache.store_pages`, to store once `records` are committed
+    cache_entries: list[tuple[str, dict[str, Any]]] = field(default_factory=list)

@@ -103,12 +103,16 @@ def worker_stop(worker: DemoWorker, *, timeout: float = WORKER_STOP_TIMEOUT_SECO
     return worker.process.returncode
 
 
+def demo_worker_log_path() -> Path:
+    return settings.SII_DATA_DIR / "demo" / "worker.log"
+
+
 @contextmanager
 def demo_worker(
     *, concurrency: int = 4, log_path: Path | None = None, start_timeout: float = WORKER_START_TIMEOUT_SECONDS
 ) -> Iterator[DemoWorker]:
     """Run one worker on all queues for the duration of the block; it answers pings when the block starts."""
-    log_path = log_path or settings.SII_DATA_DIR / "demo" / "worker.log"
+    log_path = log_path or demo_worker_log_path()
     log_path.parent.mkdir(parents=True, exist_ok=True)
     name = f"demo-{os.getpid()}@{socket.gethostname()}"
     with log_path.open("w", encoding="utf-8") as log:

@@ -2,16 +2,19 @@
 
 Complete downloads (the first one, `full=True`, after the cache was cleared or the user mapping changed, and at
 least every `FULL_DOWNLOAD_INTERVAL`) list everything and delete rows whose external id was no longer seen;
-otherwise only what changed since the cursor is fetched. Records are committed in batches and the download cache
-remembers validators only of committed pages, so a download that failed half way resumes cheaply when retried.
+otherwise only what changed since the cursor is fetched. Pages are fetched one thread ahead of storing; records
+are committed in batches and the download cache remembers validators only of committed pages, so a download that
+failed half way resumes cheaply when retried.
 """
 
 from __future__ import annotations
 
 import logging
+import queue
+import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -19,6 +22,8 @@ from django.db import transaction
 
 from siisurit.connectors import connector_class
 from siisurit.connectors.cache import DownloadCache, download_cache_redis
+from siisurit.connectors.records import RecordPage
+from siisurit.errors import SiisuritError
 from siisurit.models import Tracker
 from siisurit.services.upsert import (
     UpsertCounts,
@@ -35,7 +40,9 @@ _log = logging.getLogger(__name__)
 
 FULL_DOWNLOAD_INTERVAL = timedelta(hours=24)
 #: Records per database transaction: fewer commits, memory still bounded.
-BATCH_SIZE = 2000
+BATCH_SIZE = 5000
+#: Pages fetched ahead while earlier ones are stored.
+PREFETCH_PAGES = 2
 
 Progress = Callable[[int, int | None, str], None]
 
@@ -53,6 +60,53 @@ def _valid_cache_state(cache_state: dict[str, Any], tracker: Tracker, fingerprin
 def _is_full_due(cache_state: dict[str, Any], now: datetime) -> bool:
     full_at = cache_state.get("full_at")
     return not full_at or now - datetime.fromisoformat(full_at) >= FULL_DOWNLOAD_INTERVAL
+
+
+def _prefetched(pages: Iterator[RecordPage], depth: int = PREFETCH_PAGES) -> Iterator[RecordPage]:
+    """The same pages, fetched and parsed in a thread while the caller stores the previous ones.
+
+    At most `depth` pages wait, so memory stays bounded; errors of the fetching thread are raised here; if the
+    caller stops early, the thread stops at its next page. Connectors do not use the database, so the thread
+    needs no connection of its own.
+    """
+    handoff: queue.Queue = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+    done = object()
+
+    def put(item: object) -> bool:
+        while not stop.is_set():
+            try:
+                handoff.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def produce() -> None:
+        try:
+            for page in pages:
+                if not put(page):
+                    break
+            else:
+                put(done)
+        except BaseException as error:  # handed to the caller's thread
+            put(error)
+        finally:
+            pages.close()
+
+    thread = threading.Thread(target=produce, name="download-prefetch", daemon=True)
+    thread.start()
+    try:
+        while True:
+            item = handoff.get()
+            if item is done:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        stop.set()
+        thread.join()
 
 
 def tracker_download(*, tracker_id: str, full: bool = False, progress: Progress | None = None) -> dict:
@@ -78,9 +132,9 @@ def tracker_download(*, tracker_id: str, full: bool = False, progress: Progress 
     counts = UpsertCounts()
     pages = items = deleted = 0
     with connector_type(tracker, cache=cache) as connector:
-        connector.client.defer_remember = True
         batch: list = []
         unchanged_ids: list[str] = []
+        cache_entries: list = []
 
         def flush() -> None:
             """Commit the collected records, then let the cache remember the pages they came from."""
@@ -88,23 +142,29 @@ def tracker_download(*, tracker_id: str, full: bool = False, progress: Progress 
                 batch_counts = upsert(tracker_id=tracker.id, records=batch, resolver=resolver)
                 if connector.is_full:
                     seen_ids_add([*(record.external_id for record in batch), *unchanged_ids])
-            connector.client.commit_remembered()
+            if cache_entries:
+                cache.store_pages(cache_entries)
             batch_counts.unchanged += len(unchanged_ids)
             counts.add(batch_counts)
-            batch.clear()
-            unchanged_ids.clear()
+            for collected in (batch, unchanged_ids, cache_entries):
+                collected.clear()
 
         seen_ids_begin()
         try:
-            for page in connector.download(since=since):
-                batch.extend(page.records)
-                unchanged_ids.extend(page.unchanged_ids)
-                pages += 1
-                items += len(page.records) + len(page.unchanged_ids)
-                if len(batch) + len(unchanged_ids) >= BATCH_SIZE:
-                    flush()
-                if progress is not None:
-                    progress(items, page.total, f"{tracker.name}: page {pages}")
+            try:
+                for page in _prefetched(connector.download(since=since)):
+                    batch.extend(page.records)
+                    unchanged_ids.extend(page.unchanged_ids)
+                    cache_entries.extend(page.cache_entries)
+                    pages += 1
+                    items += len(page.records) + len(page.unchanged_ids)
+                    if len(batch) + len(unchanged_ids) >= BATCH_SIZE:
+                        flush()
+                    if progress is not None:
+                        progress(items, page.total, f"{tracker.name}: page {pages}")
+            except SiisuritError:
+                flush()  # keep the complete pages, so that the retry starts from the cache
+                raise
             flush()
             if connector.is_full:
                 with transaction.atomic():

@@ -35,7 +35,7 @@ from siisurit.demo.trackers import (
     DEMO_SANDBOX_SEED,
     DEMO_TASK_COUNT,
 )
-from siisurit.demo.worker import DemoWorkerError, demo_worker
+from siisurit.demo.worker import DemoWorkerError, demo_worker, demo_worker_log_path
 from siisurit.jobs import job_runner
 from siisurit.organization_config import OrganizationConfigError
 from siisurit.services.users_csv import UsersCsvError
@@ -148,13 +148,17 @@ class Command(BaseCommand):
         except (DemoSandboxError, DemoWorkerError, UsersCsvError, OrganizationConfigError, ValueError) as error:
             raise CommandError(f"demo failed: {error}") from None
         except CommandError as error:
-            raise CommandError(f"demo failed: {error}") from None
+            raise CommandError(f"demo failed: {error}{self._worker_log_hint(runner)}") from None
         projects = organization_summary(organization_code=organization_code)
         self._write_summary(projects)
         self._write_next_steps(projects, superuser_created=superuser_created)
         self.stdout.write(self.style.SUCCESS(f"Demo finished in {time.monotonic() - started:.0f} s."))
 
     # Output
+
+    @staticmethod
+    def _worker_log_hint(runner: Any) -> str:
+        return f" (the worker's log: {demo_worker_log_path()})" if runner.is_async else ""
 
     @staticmethod
     def _raw(wrapper: Any) -> Any:
