@@ -25,7 +25,7 @@ QUEUE = "bench"
 CONFIGURATIONS = ("project", "defaults")
 
 
-def make_app(configuration: str, redis_url: str):  # noqa: ANN201  (a Celery app; imported lazily)
+def make_app(configuration: str, redis_url: str):
     """The Celery app of a configuration, with the trivial bench task registered."""
     import redis
 
@@ -47,7 +47,6 @@ def make_app(configuration: str, redis_url: str):  # noqa: ANN201  (a Celery app
         return started_at
 
     app.conf.task_routes = {"bench.*": {"queue": QUEUE}}
-    app.conf.update(json.loads(os.environ.get("BENCH_OVERRIDES", "{}")))
     return app, trivial, client
 
 
@@ -71,7 +70,7 @@ def measure(configuration: str, redis_url: str, *, samples: int, jobs: int) -> d
         start_new_session=True,
     )
     try:
-        app, trivial, client = make_app(configuration, redis_url)
+        _, trivial, client = make_app(configuration, redis_url)
         client.delete(STARTS_KEY, QUEUE)
         trivial.apply_async(args=[time.time()])  # wait for the worker: its first job starts when it is ready
         if not client.blpop([STARTS_KEY], timeout=60):

@@ -11,7 +11,7 @@ from django.test import override_settings
 
 from beat_schedule import beat_schedule, cron_next_run, cron_schedule, shortest_gap_seconds
 from siisurit.environment import ConfigurationError
-from tests.worker import clean_queues, queue_length
+from tests.worker import clean_queues, queue_length  # noqa: F401
 from workers.app import app
 from workers.beat import DedupeScheduler, period_claim
 
@@ -50,7 +50,12 @@ def test_cron_times_are_utc_and_the_next_run_is_after_the_current_minute():
 
 
 def test_every_moment_of_a_period_claims_the_same_key():
-    entry = ScheduleEntry(name="hourly", task="tasks.update.update_all_projects", schedule=cron_schedule("0 * * * *", variable="X"), app=app)  # noqa: E501
+    entry = ScheduleEntry(
+        name="hourly",
+        task="tasks.update.update_all_projects",
+        schedule=cron_schedule("0 * * * *", variable="X"),
+        app=app,
+    )
     on_time = datetime(2026, 3, 1, 10, 0, 0, 100, tzinfo=UTC)
 
     key_on_time, ttl = period_claim(entry, on_time)
@@ -69,7 +74,9 @@ def make_beat(tmp_path, name: str) -> DedupeScheduler:
 
 
 def test_two_beats_ticking_the_same_schedule_enqueue_each_job_once(tmp_path, clean_queues):
-    schedule = {"clear-caches": {"task": "tasks.maintenance.clear_caches", "schedule": cron_schedule("* * * * *", variable="X")}}  # noqa: E501
+    schedule = {
+        "clear-caches": {"task": "tasks.maintenance.clear_caches", "schedule": cron_schedule("* * * * *", variable="X")}
+    }
     app.conf.beat_schedule, original = schedule, app.conf.beat_schedule
     try:
         beats = [make_beat(tmp_path, "one"), make_beat(tmp_path, "two")]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import json
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 
@@ -284,3 +285,52 @@ def test_wrong_items_shape_is_permanent(sandbox):
     client = client_for(sandbox, "github")
     with pytest.raises(PermanentError, match="expected an object with a list 'issues'"):
         list(link_pages(client, issues_url(sandbox), items_key="issues"))
+
+
+# --- redirects -------------------------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def redirecting_server():
+    """A loopback server: /same → /target on the same host, /elsewhere → 127.0.0.2, /target → JSON."""
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self):
+            port = self.server.server_address[1]
+            targets = {"/same": f"http://127.0.0.1:{port}/target", "/elsewhere": f"http://127.0.0.2:{port}/target"}
+            if self.path in targets:
+                self.send_response(301)
+                self.send_header("Location", targets[self.path])
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+                return
+            body = json.dumps({"token_seen": self.headers.get("PRIVATE-TOKEN")}).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
+
+
+def test_follows_redirects_on_the_same_host(redirecting_server):
+    client = HttpClient(label="gitlab tracker 'x'", headers={"PRIVATE-TOKEN": "glpat-secret"})
+    response = client.get(f"{redirecting_server}/same")
+    assert response.data == {"token_seen": "glpat-secret"}
+
+
+def test_refuses_redirects_to_another_host(redirecting_server):
+    client = HttpClient(label="gitlab tracker 'x'", headers={"PRIVATE-TOKEN": "glpat-secret"}, secrets=["glpat-secret"])
+    with pytest.raises(PermanentError, match="redirects to another host"):
+        client.get(f"{redirecting_server}/elsewhere")

@@ -20,8 +20,9 @@ from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.db import connections
+from django.test import override_settings
 
-from siisurit.demo.organization import DEMO_ORGANIZATION_FILE
+from siisurit.demo.organization import DEMO_ORGANIZATION_FILE, demo_superuser_make
 from siisurit.demo.summary import organization_summary
 from siisurit.demo.trackers import demo_sandbox_ports, demo_tracker_variables
 from siisurit.models import Organization, Project, Task, Tracker, User, WorkEntry
@@ -222,8 +223,14 @@ def test_demo_runs_the_main_job_through_a_worker_and_again_without_duplicates(cl
     assert row_counts() == counts
     assert summary_figures(second.stdout, "tasks") == summary_figures(output, "tasks")
 
-    # Without the catch-all rule, work on no known task stays unmatched, and the summary shows its hours.
-    third = run_demo(base_port, f"--organization-file={organization_without_catch_all(tmp_path)}")
+    # With sandbox trackers already running (as under `make up`) the demo uses them. Without the catch-all rule,
+    # work on no known task stays unmatched, and the summary shows its hours.
+    with SandboxTrackers(
+        ports=demo_sandbox_ports(base_port=base_port), task_count=_TASKS, entry_count=_ENTRIES
+    ) as sandbox:
+        third = run_demo(base_port, f"--organization-file={organization_without_catch_all(tmp_path)}")
+        assert "reusing the ones already running" in third
+        assert sandbox.stats["clockodo"]["requests"] > 0
     mobile_app = {project.code: project for project in organization_summary(organization_code="demo")}["mobile-app"]
     assert mobile_app.unmatched_entries > 0
     assert mobile_app.unmatched_hours > Decimal(0)
@@ -241,16 +248,13 @@ def free_ports(base_port: int) -> bool:
     return True
 
 
-@pytest.mark.worker
-@pytest.mark.django_db(transaction=True)
-def test_demo_reuses_sandbox_trackers_that_already_run(clean_queues, restored_environ):
-    base_port = free_base_port()
-    ports = demo_sandbox_ports(base_port=base_port)
-    with SandboxTrackers(ports=ports, task_count=_TASKS, entry_count=_ENTRIES) as sandbox:
-        output = run_demo(base_port, "--no-superuser")
-        assert "reusing the ones already running" in output
-        assert sandbox.stats["kimai"]["requests"] > 0
-        assert sandbox.running
-    assert WorkEntry.objects.filter(tracker__name="webshop-kimai").count() == _ENTRIES
+@pytest.mark.django_db
+def test_demo_superuser_exists_only_in_the_local_environment():
+    with override_settings(IS_LOCAL=False, SII_ENVIRONMENT="stage"), pytest.raises(ValueError, match="local"):
+        demo_superuser_make()
     assert not User.objects.filter(username="admin").exists()
-    assert settings.IS_LOCAL
+
+    assert demo_superuser_make() is True
+    User.objects.filter(username="admin").update(email="kept@example.com")
+    assert demo_superuser_make() is False
+    assert User.objects.get(username="admin").email == "kept@example.com"

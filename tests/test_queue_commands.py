@@ -170,3 +170,56 @@ def test_celery_runner_enqueues_only_after_the_transaction_commits(clean_queues,
         assert queue_length("maintenance") == 0
 
     assert queue_length("maintenance") == 1
+
+
+def test_running_job_shows_its_progress_to_the_waiting_command_and_in_the_backend(celery_worker_thread):
+    handle = CeleryJobRunner().start(JobRequest("test_counting", {"key": "progress", "hold_seconds": 30}))
+    seen = []
+
+    def progress(current, total, what):
+        if not seen:
+            state = AsyncResult(handle.job_id, app=app)
+            assert state.state == "PROGRESS"  # what Flower and `manage.py jobs` read
+            assert state.info["what"] == "holding"
+            redis_test_client().rpush("siisurit-test:progress:release", "go")
+        seen.append((current, total, what))
+
+    outcome = handle.wait(timeout=30, progress=progress)
+
+    assert outcome.ok
+    assert seen[0] == (0, 2, "holding")
+    assert outcome.summary["completed"] == 1
+
+
+def test_jobs_command_lists_workers_queues_and_recent_jobs(celery_worker_thread):
+    run_counting_command("listed", "--timeout", "30")
+    run_counting_command("waiting", "--no-wait", "--sync")
+
+    stdout, _ = run_command("jobs", "--json", "--limit", "5")
+
+    status = json.loads(stdout)
+    assert any("maintenance" in queues for queues in status["workers"].values())
+    assert set(status["queues"]) == {"download", "matching", "maintenance"}
+    recent = status["recent"][0]
+    assert recent["name"] == "tests.worker.counting"
+    assert recent["state"] == "SUCCESS"
+    assert recent["kwargs"] == {"key": "listed"}
+    assert recent["runtime_seconds"] is not None
+    text, _ = run_command("jobs", "--limit", "5")
+    assert "Workers" in text and "tests.worker.counting(key=listed)" in text
+
+
+def test_clear_caches_limited_to_an_organization_keeps_other_trackers(transactional_db, empty_download_cache):
+    from tests.factories import make_organization, make_project, make_tracker
+
+    kept = make_tracker(make_project(make_organization(code="kept"), code="p"), name="github")
+    cleared = make_tracker(make_project(make_organization(code="cleared"), code="p"), name="github")
+    fill_download_cache(str(kept.id), 2)
+    fill_download_cache(str(cleared.id), 3)
+
+    stdout, _ = run_command("clear_caches", "--sync", "--no-input", "--organization", "cleared")
+
+    assert '"keys": 3' in stdout
+    assert cached_key_count() == 2
+    with pytest.raises(CommandError, match="--project needs --organization"):
+        run_command("clear_caches", "--sync", "--no-input", "--project", "p")

@@ -10,7 +10,7 @@ from celery.result import AsyncResult
 
 from siisurit.errors import PermanentError
 from tests.factories import make_organization, make_project, make_tracker
-from tests.worker import (
+from tests.worker import (  # noqa: F401
     SubprocessWorker,
     celery_worker_thread,
     clean_queues,

@@ -49,10 +49,12 @@ def counting_service(*, key: str, hold_seconds: float = 0.0, progress: Progress 
     client = redis_test_client()
     started = client.incr(f"{TEST_KEY_PREFIX}{key}:started")
     client.rpush(f"{TEST_KEY_PREFIX}{key}:started-events", started)
-    if progress:
-        progress(0, 2, "started")
-    if hold_seconds:
-        client.blpop([f"{TEST_KEY_PREFIX}{key}:release"], timeout=hold_seconds)
+    deadline = time.monotonic() + hold_seconds
+    while True:  # hold, telling the progress every round, until released or out of time
+        if progress:
+            progress(0, 2, "holding" if hold_seconds else "started")
+        if time.monotonic() >= deadline or client.blpop([f"{TEST_KEY_PREFIX}{key}:release"], timeout=0.3):
+            break
     if progress:
         progress(1, 2, "halfway")
         progress(2, 2, "done")

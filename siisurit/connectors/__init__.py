@@ -8,7 +8,8 @@ Contract (every connector, see `siisurit.connectors.base.Connector`):
   may read `tracker.api_token.reveal()`; the token never appears in messages, logs or repr.
 - `api_base()` → API base URL without trailing slash: `tracker.api_base_url` when set, else derived from
   `tracker.api_location` (the URL a user copies from the browser; see `siisurit.connectors.locations`).
-- `download(*, since: str | None = None)` is a generator of `RecordPage(records, unchanged_ids, total)`;
+- `download(*, since: str | None = None)` is a generator of `RecordPage(records, unchanged_ids, total,
+  cache_entries)`;
   records are `TaskRecord` (holds="tasks") or `WorkRecord` (holds="work") from `siisurit.connectors.records`.
   One page at a time, so memory stays flat however big the tracker is. `since=None` downloads everything and sets
   `connector.is_full = True` (the caller then deletes rows whose external id was not seen); a cursor downloads
@@ -23,6 +24,10 @@ Contract (every connector, see `siisurit.connectors.base.Connector`):
 - Pagination by the server's own signal: `link_pages`, `numbered_pages` (x-next-page / X-Total-Pages),
   `skip_top_pages`, `start_at_pages`, `token_pages`, `paging_pages` in `siisurit.connectors.pagination`.
   With `conditional=True` they send cached ETag/Last-Modified and turn a 304 into a page of `unchanged_ids`.
+  Map pages with `Connector.record_pages(pages, to_record)`: it converts items (None = skip, e.g. GitHub pull
+  requests; KeyError/ValueError → PermanentError "malformed item"), advances `cursor` and attaches the page's
+  cache entry, which the download service stores only after committing the records.
+- Connectors never touch the database: the download service runs `download()` in a prefetch thread.
 - `close()` (or `with connector:`) ends the session.
 
 Use `connector_for(tracker, cache=…)`; `CONNECTOR_PATHS` maps api_kind → "module:Class" (imported lazily).

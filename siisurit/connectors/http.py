@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import Any
-from urllib.parse import urlencode, urlsplit, urlunsplit
+from urllib.parse import urlencode, urljoin, urlsplit, urlunsplit
 
 import requests
 from requests.structures import CaseInsensitiveDict
@@ -29,6 +29,7 @@ _log = logging.getLogger(__name__)
 
 CONNECT_TIMEOUT_IN_SECONDS = 10
 READ_TIMEOUT_IN_SECONDS = 60
+MAX_REDIRECTS = 5
 USER_AGENT = "Siisurit (https://github.com/roskakori/siisurit)"
 _RATE_LIMIT_MESSAGES = ("api rate limit exceeded", "you have exceeded a secondary rate limit")
 _SECONDARY_RATE_LIMIT_WAIT_IN_SECONDS = 60.0
@@ -213,12 +214,32 @@ class HttpClient:
         return Response(url, response.status_code, response.headers, self._json(response), response.links)
 
     def _send(self, method: str, url: str, *, headers: Mapping[str, str] | None = None, json_body: Any = None):
-        ensure_allowed_url(url, self.label)
+        """One request, following redirects only within the same host (credentials never go elsewhere)."""
+        host = urlsplit(url).netloc
+        for _ in range(MAX_REDIRECTS + 1):
+            ensure_allowed_url(url, self.label)
+            response = self._request_once(method, url, headers=headers, json_body=json_body)
+            if not response.is_redirect:
+                self._raise_for_status(response)
+                return response
+            target = urljoin(url, response.headers["Location"])
+            if urlsplit(target).netloc != host:
+                raise PermanentError(
+                    f"{self.label}: HTTP {response.status_code} redirects to another host "
+                    f"({urlsplit(target).hostname}); set api_base_url if that is intended"
+                )
+            url = target
+            if response.status_code in (301, 302, 303) and method != "GET":
+                method, json_body = "GET", None
+        raise PermanentError(f"{self.label}: more than {MAX_REDIRECTS} redirects")
+
+    def _request_once(self, method: str, url: str, *, headers: Mapping[str, str] | None, json_body: Any):
+        """The request, repeated once at once if the connection dropped (a stale keep-alive connection)."""
         for attempt in (1, 2):
             self.request_count += 1
             try:
-                response = self._session.request(
-                    method, url, headers=headers, json=json_body, timeout=self.timeout, allow_redirects=True
+                return self._session.request(
+                    method, url, headers=headers, json=json_body, timeout=self.timeout, allow_redirects=False
                 )
             except requests.Timeout as error:
                 raise TransientError(f"{self.label}: timeout: {self.redact(str(error))}") from None
@@ -229,9 +250,6 @@ class HttpClient:
                 raise TransientError(f"{self.label}: connection failed: {self.redact(str(error))}") from None
             except requests.RequestException as error:
                 raise TransientError(f"{self.label}: request failed: {self.redact(str(error))}") from None
-            ensure_allowed_url(response.url, self.label)  # after redirects
-            self._raise_for_status(response)
-            return response
         raise AssertionError("unreachable")
 
     def _raise_for_status(self, response: requests.Response) -> None:

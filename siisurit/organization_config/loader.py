@@ -116,7 +116,12 @@ def config_load(*, path: Path, lookup: Lookup) -> Any:
         raise OrganizationConfigError([ConfigProblem(path, None, "", "file not found")]) from None
     except (OSError, UnicodeDecodeError) as error:
         raise OrganizationConfigError([ConfigProblem(path, None, "", f"cannot read file: {error}")]) from None
-    loader = _LineLoader(text, path=path, lookup=lookup)
+    try:
+        loader = _LineLoader(text, path=path, lookup=lookup)
+    except yaml.reader.ReaderError as error:  # a control character: PyYAML checks the whole text up front
+        line = text[: error.position].count("\n") + 1
+        problem = f"invalid YAML: character #x{error.character:04x} is not allowed"
+        raise OrganizationConfigError([ConfigProblem(path, line, "", problem)]) from None
     try:
         data = loader.get_single_data()
     except yaml.MarkedYAMLError as error:

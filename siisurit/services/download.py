@@ -170,7 +170,7 @@ def tracker_download(*, tracker_id: str, full: bool = False, progress: Progress 
                 with transaction.atomic():
                     deleted = tracker_unseen_delete(tracker_id=tracker.id, holds=connector_type.holds)
         finally:
-            seen_ids_end()
+            seen_ids_end(used=connector.is_full)
         is_full = connector.is_full
         cursor = connector.cursor
         request_count, not_modified = connector.request_count, connector.not_modified_count

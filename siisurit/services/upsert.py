@@ -64,10 +64,13 @@ def _changed(table: str, columns: Sequence[str]) -> str:
 def seen_ids_begin() -> None:
     """Start tracking the external ids of a complete download (an empty temporary table of this session)."""
     with connection.cursor() as cursor:
-        cursor.execute(f"DROP TABLE IF EXISTS {_SEEN}")
-        cursor.execute(f"CREATE TEMP TABLE {_SEEN} (external_id text NOT NULL)")
-        # Fresh rows have no statistics yet, so the planner may pick a nested loop: keep lookups indexed.
-        cursor.execute(f"CREATE INDEX ON {_SEEN} (external_id)")
+        cursor.execute(f"SELECT to_regclass('pg_temp.{_SEEN}')")
+        if cursor.fetchone()[0] is None:
+            cursor.execute(f"CREATE TEMP TABLE {_SEEN} (external_id text NOT NULL)")
+            # Fresh rows have no statistics yet, so the planner may pick a nested loop: keep lookups indexed.
+            cursor.execute(f"CREATE INDEX ON {_SEEN} (external_id)")
+        else:
+            cursor.execute(f"DELETE FROM {_SEEN}")  # normally empty already: cheaper than TRUNCATE
 
 
 def seen_ids_add(external_ids: Iterable[str]) -> None:
@@ -75,9 +78,11 @@ def seen_ids_add(external_ids: Iterable[str]) -> None:
         _copy_rows(cursor, _SEEN, ("external_id",), ((external_id,) for external_id in external_ids))
 
 
-def seen_ids_end() -> None:
-    with connection.cursor() as cursor:
-        cursor.execute(f"DROP TABLE IF EXISTS {_SEEN}")
+def seen_ids_end(*, used: bool) -> None:
+    """Forget the ids if any were added (the table stays for the next download on this connection)."""
+    if used:
+        with connection.cursor() as cursor:
+            cursor.execute(f"TRUNCATE {_SEEN}")
 
 
 def _merge(cursor, *, table: str, stage: str, columns: Sequence[str], changing: Sequence[str], extra_set: str,

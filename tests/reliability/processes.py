@@ -46,7 +46,7 @@ def wait_for(condition: Callable[[], object], *, timeout: float, interval: float
         time.sleep(interval)
 
 
-def test_environment(**extra: str) -> dict[str, str]:
+def child_environment(**extra: str) -> dict[str, str]:
     """The environment of a child process: this test session's settings (test database) plus `extra`."""
     return {
         **os.environ,
@@ -125,7 +125,7 @@ class Worker(ChildProcess):
             f"--loglevel={loglevel}", "-Q", queues, "-n", self.name, "--include", TEST_TASK_MODULES,
             "--without-mingle", "--without-gossip",
         ]  # fmt: skip
-        super().__init__(command, env=test_environment(**(env or {})), prefix="worker")
+        super().__init__(command, env=child_environment(**(env or {})), prefix="worker")
 
     def wait_ready(self, celery_app, timeout: float = 60.0) -> Worker:
         """Return once the worker answers a ping through `celery_app`'s broker (it then consumes its queues)."""

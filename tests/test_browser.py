@@ -1,0 +1,202 @@
+"""Flower and the admin in a real headless Chromium (Debian's /usr/bin/chromium driven by Playwright).
+
+Never runs `playwright install`: without /usr/bin/chromium the tests skip. Everything listens on 127.0.0.1.
+"""
+# ruff: noqa: F811  (pytest fixtures imported from tests/worker.py are redefined as test arguments)
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import requests
+from django.conf import settings
+
+from siisurit.jobs import JobRequest, job_runner
+from siisurit.models import User
+from tests.factories import make_organization
+from tests.worker import SubprocessWorker, clean_queues, worker_database_name  # noqa: F401
+
+pytestmark = [pytest.mark.browser, pytest.mark.worker]
+
+_REPO = Path(__file__).resolve().parent.parent
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+]  # fmt: skip
+FLOWER_USER, FLOWER_PASSWORD = "flower-tester", "flower-test-password"
+START_TIMEOUT_SECONDS = 60.0
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[object]:
+    if not CHROMIUM.exists():
+        pytest.skip(f"{CHROMIUM} is missing (Debian: apt-get install chromium); the browser tests need it")
+    from playwright.sync_api import sync_playwright
+
+    # Playwright's sync API keeps an event loop running in this thread; the ORM calls of the tests are still
+    # synchronous, so Django's guard against ORM use from async code does not apply (Playwright's advice for Django).
+    previous = os.environ.get("DJANGO_ALLOW_ASYNC_UNSAFE")
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+    try:
+        with sync_playwright() as playwright:
+            chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
+            try:
+                yield chromium
+            finally:
+                chromium.close()
+    finally:
+        if previous is None:
+            os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
+        else:
+            os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = previous
+
+
+class FlowerProcess:
+    """`celery -A workers flower` with basic auth on a free loopback port, on the test Redis."""
+
+    def __init__(self) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        environment = {
+            **os.environ,
+            "SII_POSTGRES_DATABASE": worker_database_name(),
+            "SII_REDIS_URL": settings.SII_REDIS_URL,
+            "SII_REDIS_CACHE_URL": settings.SII_REDIS_CACHE_URL,
+            "PYTHONUNBUFFERED": "1",
+        }
+        command = [
+            sys.executable, "-m", "celery", "-A", "workers", "flower", "--conf=workers/flower_config.py",
+            "--address=127.0.0.1", f"--port={self.port}", f"--basic-auth={FLOWER_USER}:{FLOWER_PASSWORD}",
+            "--persistent=False",
+        ]  # fmt: skip
+        self.log = tempfile.NamedTemporaryFile(prefix="siisurit-flower-", suffix=".log")  # noqa: SIM115
+        self.process = subprocess.Popen(
+            command, cwd=_REPO, env=environment, start_new_session=True, stdout=self.log, stderr=subprocess.STDOUT
+        )
+
+    def output(self) -> str:
+        return Path(self.log.name).read_text(errors="replace")
+
+    def api(self, path: str) -> requests.Response:
+        return requests.get(f"{self.url}{path}", auth=(FLOWER_USER, FLOWER_PASSWORD), timeout=5)
+
+    def wait_ready(self) -> None:
+        """Return once Flower answers HTTP (it connects to the broker before it listens)."""
+        deadline = time.monotonic() + START_TIMEOUT_SECONDS
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"Flower exited with {self.process.returncode}:\n{self.output()}")
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=0.5):
+                    return
+            except OSError:
+                time.sleep(0.1)  # nothing to await: the port opens when Flower listens
+        raise TimeoutError(f"Flower did not listen within {START_TIMEOUT_SECONDS} s:\n{self.output()}")
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            os.killpg(self.process.pid, 15)
+            try:
+                self.process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, 9)
+                self.process.wait()
+        self.log.close()
+
+
+def run_counting_job() -> str:
+    """A small job through the queue (the worker includes tests.worker's test-only jobs); its id once done."""
+    handle = job_runner().start(JobRequest("test_counting", {"key": uuid.uuid4().hex}))
+    outcome = handle.wait(timeout=30)
+    assert outcome.ok, outcome.error
+    return outcome.job_id
+
+
+def await_task_in_flower(flower: FlowerProcess) -> str:
+    """Run jobs until Flower's event stream has recorded one (Flower subscribes to events after it listens)."""
+    deadline = time.monotonic() + START_TIMEOUT_SECONDS
+    while time.monotonic() < deadline:
+        job_id = run_counting_job()
+        tasks = flower.api("/api/tasks?limit=50")
+        tasks.raise_for_status()
+        if job_id in tasks.json():
+            return job_id
+    raise TimeoutError(f"Flower recorded none of the jobs within {START_TIMEOUT_SECONDS} s:\n{flower.output()}")
+
+
+@pytest.fixture
+def flower(clean_queues, transactional_db) -> Iterator[FlowerProcess]:
+    process = FlowerProcess()
+    try:
+        process.wait_ready()
+        yield process
+    finally:
+        process.stop()
+
+
+def test_flower_shows_the_jobs_and_the_worker_only_with_credentials(browser, flower):
+    with SubprocessWorker() as worker:
+        job_id = await_task_in_flower(flower)
+
+        # Without credentials Flower answers 401 (a headless browser turns that page into a navigation error,
+        # so the anonymous request goes through the browser context's HTTP client).
+        anonymous = browser.new_context()
+        try:
+            for path in ("/", "/tasks", "/api/tasks"):
+                response = anonymous.request.get(f"{flower.url}{path}")
+                assert response.status == 401, path
+        finally:
+            anonymous.close()
+
+        context = browser.new_context(http_credentials={"username": FLOWER_USER, "password": FLOWER_PASSWORD})
+        try:
+            page = context.new_page()
+            response = page.goto(f"{flower.url}/tasks")
+            assert response.status == 200
+            page.get_by_text(job_id).first.wait_for(timeout=15_000)
+            page.get_by_text("tests.worker.counting").first.wait_for(timeout=15_000)
+
+            response = page.goto(f"{flower.url}/workers")
+            assert response.status == 200
+            page.get_by_text(worker.name).first.wait_for(timeout=15_000)
+        finally:
+            context.close()
+
+
+@pytest.mark.filterwarnings("ignore:No directory at:UserWarning")  # whitenoise: static files are not collected here
+def test_admin_login_shows_an_organization_made_by_the_test(browser, live_server, transactional_db):
+    password = f"pw-{uuid.uuid4().hex}"
+    User.objects.create_superuser(username="browser-admin", email="browser-admin@example.com", password=password)
+    make_organization(code="browser-org", name="Browser Test Organization")
+
+    context = browser.new_context()
+    try:
+        page = context.new_page()
+        page.goto(f"{live_server.url}/admin/")
+        assert "/admin/login/" in page.url
+        page.fill("#id_username", "browser-admin")
+        page.fill("#id_password", password)
+        page.click("input[type=submit]")
+        page.get_by_text("Site administration").first.wait_for(timeout=15_000)
+
+        page.goto(f"{live_server.url}/admin/siisurit/organization/")
+        page.get_by_text("Browser Test Organization").first.wait_for(timeout=15_000)
+        assert page.get_by_text("browser-org").count() >= 1
+    finally:
+        context.close()

@@ -1,0 +1,61 @@
+"""`update_project`: one job per project; downloads, matching and reports under the project's lock."""
+# ruff: noqa: F811  (pytest fixtures imported from tests/worker.py are redefined as test arguments)
+
+from __future__ import annotations
+
+import io
+
+import pytest
+from django.core.management import call_command
+from django.core.management.base import CommandError
+
+from siisurit.errors import AlreadyRunningError
+from siisurit.jobs import job_execute
+from tests.factories import make_organization, make_project
+from tests.worker import celery_worker_thread, clean_queues  # noqa: F401
+from workers.locks import job_lock
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def test_update_project_runs_one_job_per_project(clean_queues):
+    organization = make_organization(code="acme")
+    make_project(organization, code="alpha")
+    make_project(organization, code="beta")
+    stdout = io.StringIO()
+
+    call_command("update_project", "acme", "--sync", stdout=stdout, stderr=io.StringIO())
+
+    assert "update acme/alpha: done" in stdout.getvalue()
+    assert "update acme/beta: done" in stdout.getvalue()
+
+
+def test_update_project_on_the_worker_matches_and_rebuilds_reports(celery_worker_thread):
+    make_project(make_organization(code="acme"), code="alpha")
+    stdout = io.StringIO()
+
+    call_command("update_project", "acme", "alpha", "--timeout", "60", stdout=stdout, stderr=io.StringIO())
+
+    assert '"trackers": 0' in stdout.getvalue()
+    assert '"match": {' in stdout.getvalue()
+
+
+def test_update_of_a_project_already_updating_fails_fast(clean_queues):
+    project = make_project(make_organization(code="acme"), code="alpha")
+
+    with job_lock(f"update_project:{project.id}", job_id="beat-job"):
+        with pytest.raises(AlreadyRunningError, match=r"already running \(job id beat-job\)"):
+            job_execute("update_project", {"project_id": str(project.id)}, job_id="manual-job")
+        stderr = io.StringIO()
+        with pytest.raises(CommandError):
+            call_command("update_project", "acme", "alpha", "--sync", stdout=io.StringIO(), stderr=stderr)
+        assert "beat-job" in stderr.getvalue()
+
+
+def test_unknown_organization_or_project_is_a_command_error():
+    make_organization(code="acme")
+
+    with pytest.raises(CommandError, match="organization 'nope' does not exist"):
+        call_command("update_project", "nope", "--sync")
+    with pytest.raises(CommandError, match="project acme/nope does not exist"):
+        call_command("update_project", "acme", "nope", "--sync")
