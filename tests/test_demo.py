@@ -187,6 +187,8 @@ def test_demo_refuses_ports_taken_by_something_else(restored_environ):
         squatter.listen()
         with pytest.raises(CommandError, match=rf"kimai {base_port + 4} .* taken by something other"):
             run_demo(base_port)
+    with pytest.raises(CommandError, match="loopback addresses only"):
+        run_demo(base_port, "--sandbox-host=192.0.2.1")
 
 
 @pytest.mark.worker

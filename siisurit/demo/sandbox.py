@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 from siisurit.demo.trackers import demo_sandbox_ports
 from siisurit.sandbox import SandboxTrackers
+from siisurit.sandbox.server import loopback_host
 
 _CONNECT_TIMEOUT_SECONDS = 1.0
 
@@ -36,7 +37,11 @@ def _port_answers(host: str, port: int) -> bool:
 @contextmanager
 def demo_sandbox(*, host: str, base_port: int, seed: int, task_count: int, entry_count: int) -> Iterator[DemoSandbox]:
     """Serve the sandbox trackers on BASE … BASE+5 for the duration of the block (or reuse running ones)."""
-    ports = demo_sandbox_ports(base_port=base_port)
+    try:
+        ports = demo_sandbox_ports(base_port=base_port)
+        loopback_host(host)
+    except ValueError as error:
+        raise DemoSandboxError(str(error)) from None
     answering = {kind: port for kind, port in ports.items() if _port_answers(host, port)}
     if answering and len(answering) == len(ports):
         yield DemoSandbox(host=host, ports=ports, started=False)

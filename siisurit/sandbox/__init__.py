@@ -96,7 +96,7 @@ Read access for expectations in tests: ``sandbox.task(kind, code)`` -> ``TaskRec
 ``sandbox.entry(kind, entry_id)`` -> ``EntryRecord | None``, ``sandbox.task_codes(kind)`` (issues only, GitLab
 MRs as ``!N``), ``sandbox.entry_ids(kind)`` (seeded project only), ``sandbox.users``.
 
-CLI: ``python -m siisurit.sandbox --ports 8801-8806 --seed 1 --tasks N --entries M`` or
+CLI: ``python -m siisurit.sandbox --ports 18801-18806 --seed 1 --tasks N --entries M`` or
 ``manage.py run_sandbox`` (same options).
 """
 

@@ -10,11 +10,11 @@ from collections.abc import Callable
 from siisurit.sandbox.kinds import KINDS
 from siisurit.sandbox.trackers import DEFAULT_ENTRY_COUNT, DEFAULT_TASK_COUNT, SandboxTrackers
 
-DEFAULT_PORTS = "8801-8806"
+DEFAULT_PORTS = "18801-18806"
 
 
 def parse_ports(text: str) -> dict[str, int]:
-    """``8801-8806`` (in the order of KINDS), ``8801,8802,...``, ``github=8801,kimai=8805`` or ``0`` (ephemeral)."""
+    """``18801-18806`` (in the order of KINDS), ``18801,18802,...``, ``github=18801,kimai=18805`` or ``0`` (ephemeral)."""
     text = text.strip()
     try:
         if text == "0":
@@ -45,7 +45,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--ports",
         type=parse_ports,
         default=parse_ports(DEFAULT_PORTS),
-        help=f"ports of {', '.join(KINDS)}: a range like 8801-8806, a list, kind=port pairs, or 0 for "
+        help=f"ports of {', '.join(KINDS)}: a range like 18801-18806, a list, kind=port pairs, or 0 for "
         f"ephemeral ports (default: {DEFAULT_PORTS})",
     )
     parser.add_argument("--host", default="127.0.0.1", help="loopback address to bind (default: 127.0.0.1)")

@@ -138,6 +138,8 @@ def tracker_download(*, tracker_id: str, full: bool = False, progress: Progress 
 
         def flush() -> None:
             """Commit the collected records, then let the cache remember the pages they came from."""
+            if not (batch or unchanged_ids or cache_entries):
+                return
             with transaction.atomic():
                 batch_counts = upsert(tracker_id=tracker.id, records=batch, resolver=resolver)
                 if connector.is_full:

@@ -145,7 +145,7 @@ class Command(BaseCommand):
                         stderr=self._raw(self.stderr),
                     )  # fmt: skip
                 self._step("Stopping what the demo started")
-        except (DemoSandboxError, DemoWorkerError, UsersCsvError, OrganizationConfigError, ValueError) as error:
+        except (DemoSandboxError, DemoWorkerError, UsersCsvError, OrganizationConfigError) as error:
             raise CommandError(f"demo failed: {error}") from None
         except CommandError as error:
             raise CommandError(f"demo failed: {error}{self._worker_log_hint(runner)}") from None
@@ -223,14 +223,12 @@ class Command(BaseCommand):
                     self.stdout.write(f"    {task.hours:>9} h  {task.code:<10} {task.title}")
 
     def _write_next_steps(self, projects: list[ProjectSummary], *, superuser_created: bool | None) -> None:
-        flower_auth = settings.SII_FLOWER_BASIC_AUTH or "admin:admin"
-        flower_user, _, flower_password = flower_auth.partition(":")
         example = next((project.example_work_entry_id for project in projects if project.example_work_entry_id), None)
         self.stdout.write("")
         self.stdout.write(self.style.MIGRATE_HEADING("Where to look next"))
         self.stdout.write("  make up     runs the sandbox, a worker, beat, Flower and the admin until Ctrl-C; then:")
-        if settings.IS_LOCAL:
-            self.stdout.write(f"  Flower      {FLOWER_URL}  (user {flower_user}, password {flower_password})")
+        if settings.IS_LOCAL and not settings.SII_FLOWER_BASIC_AUTH:
+            self.stdout.write(f"  Flower      {FLOWER_URL}  (user admin, password admin: Procfile.dev's local default)")
         else:
             self.stdout.write(f"  Flower      {FLOWER_URL}  (credentials: SII_FLOWER_BASIC_AUTH)")
         if superuser_created is None:
@@ -241,7 +239,7 @@ class Command(BaseCommand):
                 f"  Admin       {ADMIN_URL}  (user {DEMO_SUPERUSER_USERNAME}, password {DEMO_SUPERUSER_PASSWORD}: "
                 f"{state}; demo only, local environment only)"
             )
-        self.stdout.write(f"  Reports     SQL views {', '.join(REPORT_VIEWS)} (docs/reports.md), e.g.")
+        self.stdout.write(f"  Reports     SQL views {', '.join(REPORT_VIEWS)} (docs/reports.md), e.g. with psql:")
         self.stdout.write(
             "              python manage.py dbshell -- -c "
             "'select task_code, sum(duration_in_hours) from report.work group by 1 order by 2 desc limit 5'"
