@@ -79,6 +79,7 @@ class FlowerProcess:
             "SII_REDIS_URL": settings.SII_REDIS_URL,
             "SII_REDIS_CACHE_URL": settings.SII_REDIS_CACHE_URL,
             "PYTHONUNBUFFERED": "1",
+            "SII_FLOWER_BASIC_AUTH": f"{FLOWER_USER}:{FLOWER_PASSWORD}",
         }
         command = [
             sys.executable, "-m", "celery", "-A", "workers", "flower", "--conf=workers/flower_config.py",

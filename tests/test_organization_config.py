@@ -538,5 +538,5 @@ def test_demo_organization_file_imports_and_is_idempotent(monkeypatch):
         ("webshop", "kimai"),
     ]
     assert UserMapping.objects.filter(organization=organization, fallback="default").count() == 1
-    assert WorkMatch.objects.filter(tracker__project__organization=organization).count() == 6
+    assert WorkMatch.objects.filter(tracker__project__organization=organization).count() == 5
     assert not organization_update(path=path).has_changes
