@@ -79,7 +79,17 @@ class TrackerAdminForm(forms.ModelForm):
 
     class Meta:
         model = Tracker
-        exclude = ("download_state",)
+        fields = (
+            "project",
+            "name",
+            "api_kind",
+            "api_location",
+            "api_base_url",
+            "api_token",
+            "api_username",
+            "api_custom_assignee_fields",
+            "user_mapping",
+        )
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

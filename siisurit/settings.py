@@ -26,7 +26,7 @@ SII_DATA_DIR = Path(ENV.str("SII_DATA_DIR", str(BASE_DIR / ".siisurit")))
 # --- Security --------------------------------------------------------------------------------------------------
 _DEVELOPMENT_SECRET_KEY = "siisurit-development-only-secret-key-never-use-in-production-0123456789"  # noqa: S105
 # A fixed, public key so that local and CI data survive restarts; production must set its own.
-_DEVELOPMENT_FERNET_KEY = "c2lpc3VyaXQtZGV2ZWxvcG1lbnQtb25seS1rZXktMDE="  # noqa: S105
+_DEVELOPMENT_FERNET_KEY = "c2lpc3VyaXQtZGV2ZWxvcG1lbnQtb25seS1rZXktMDE="
 if IS_PRODUCTION:
     SECRET_KEY = ENV.required("SII_SECRET_KEY", "in production (a long random string)")
     SII_FERNET_KEYS = ENV.list("SII_FERNET_KEYS")

@@ -19,7 +19,9 @@ TEST_CACHE_DATABASE = 15
 
 if os.environ.get("SII_REDIS_URL"):
     os.environ["SII_REDIS_URL"] = redis_url_with_database(os.environ["SII_REDIS_URL"], database=TEST_BROKER_DATABASE)
-    os.environ["SII_REDIS_CACHE_URL"] = redis_url_with_database(os.environ["SII_REDIS_URL"], database=TEST_CACHE_DATABASE)
+    os.environ["SII_REDIS_CACHE_URL"] = redis_url_with_database(
+        os.environ["SII_REDIS_URL"], database=TEST_CACHE_DATABASE
+    )
 os.environ.setdefault("SII_DATA_DIR", str(_REPO / ".siisurit" / "test"))
 os.environ.setdefault("SII_ENV_FILE", str(_REPO / ".siisurit" / "no-such-env-file"))
 

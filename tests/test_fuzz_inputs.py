@@ -60,7 +60,7 @@ _MODELS = (
 )  # fmt: skip
 
 
-class Rollback(Exception):
+class RollbackError(Exception):
     """Leaves the example's savepoint after a success, undoing what it wrote."""
 
 
@@ -69,8 +69,8 @@ def rolled_back() -> Iterator[None]:
     try:
         with transaction.atomic():
             yield
-            raise Rollback
-    except Rollback:
+            raise RollbackError
+    except RollbackError:
         pass
 
 
@@ -147,18 +147,20 @@ def members(db) -> None:
 
 
 @pytest.mark.django_db
+@pytest.mark.usefixtures("token_environment")
 @FUZZ
 @given(text=st.text(max_size=400) | st.binary(max_size=300).map(lambda raw: raw.decode("latin-1")))
-def test_organization_file_of_random_text(tmp_path, members, token_environment, text):
+def test_organization_file_of_random_text(tmp_path, members, text):
     path = tmp_path / "organization.yaml"
     path.write_text(text, encoding="utf-8", errors="surrogateescape")
     assert_update_organization_fails_cleanly(path)
 
 
 @pytest.mark.django_db
+@pytest.mark.usefixtures("token_environment")
 @FUZZ
 @given(changes=mutations.filter(bool))
-def test_organization_file_with_random_values_in_random_places(tmp_path, members, token_environment, changes):
+def test_organization_file_with_random_values_in_random_places(tmp_path, members, changes):
     document = mutated(yaml.safe_load(BASE_YAML), changes)
     path = tmp_path / "organization.yaml"
     path.write_text(yaml.safe_dump(document, allow_unicode=True), encoding="utf-8")
@@ -246,7 +248,9 @@ class _ProxyHandler(BaseHTTPRequestHandler):
             self._answer(404, {}, b'{"message": "no more pages in this test"}')
             return
         body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-        headers = {name: value for name, value in self.headers.items() if name.lower() not in ("host", "content-length")}
+        headers = {
+            name: value for name, value in self.headers.items() if name.lower() not in ("host", "content-length")
+        }
         upstream = proxy.session.request(self.command, proxy.upstream + self.path, headers=headers, data=body or None)
         content = upstream.content.replace(proxy.upstream.encode(), proxy.base_url.encode())
         if content and "json" in upstream.headers.get("Content-Type", ""):

@@ -35,7 +35,7 @@ from siisurit.models import Tracker, WorkEntry
 from siisurit.sandbox import KINDS, SandboxTrackers
 from siisurit.services.download import tracker_download
 from tests.factories import make_organization, make_project, make_tracker, make_user
-from tests.reliability.processes import ChildProcess, Worker, free_port, child_environment, wait_for
+from tests.reliability.processes import ChildProcess, Worker, child_environment, free_port, wait_for
 from tests.worker import purge_test_state, redis_test_client
 from workers.app import app
 from workers.settings import QUEUE_NAMES
@@ -43,6 +43,7 @@ from workers.settings import QUEUE_NAMES
 _REPO = Path(__file__).resolve().parent.parent
 #: Distinctive tokens, so that a hit can only be a leak.
 TOKENS = {kind: f"{kind}-SECRET-{secrets.token_hex(12)}" for kind in KINDS}
+FLOWER_COMMAND = [sys.executable, "-m", "celery", "-A", "workers", "flower", "--conf=workers/flower_config.py"]
 FLOWER_USER, FLOWER_PASSWORD = "admin", f"flower-{secrets.token_hex(8)}"
 
 
@@ -143,19 +144,11 @@ def scenario(django_db_setup, django_db_blocker, sandbox) -> Iterator[dict]:
         sandbox.inject("github", status=401, count=None)
         environment = child_environment(SII_LOG_LEVEL="DEBUG", SII_FLOWER_BASIC_AUTH=f"{FLOWER_USER}:{FLOWER_PASSWORD}")
         flower_port = free_port()
-        flower = ChildProcess(
-            [
-                sys.executable, "-m", "celery", "-A", "workers", "flower", "--conf=workers/flower_config.py",
-                f"--port={flower_port}", "--address=127.0.0.1", "--persistent=False",
-            ],  # fmt: skip
-            env=environment,
-            prefix="flower",
-        )
+        flower_command = [*FLOWER_COMMAND, f"--port={flower_port}", "--address=127.0.0.1", "--persistent=False"]
+        flower = ChildProcess(flower_command, env=environment, prefix="flower")
         worker = None
         try:
-            wait_for(
-                lambda: _answers(flower_port) or not flower.is_running(), timeout=30, what="Flower answering"
-            )
+            wait_for(lambda: _answers(flower_port) or not flower.is_running(), timeout=30, what="Flower answering")
             assert flower.is_running(), flower.output()
             # Enqueue without a worker, so that the raw messages can be read from the queues.
             command = [sys.executable, "manage.py", "update_project", "secure", "--no-wait", "-v", "3"]

@@ -14,7 +14,7 @@ DEFAULT_PORTS = "18801-18806"
 
 
 def parse_ports(text: str) -> dict[str, int]:
-    """``18801-18806`` (in the order of KINDS), ``18801,18802,...``, ``github=18801,kimai=18805`` or ``0`` (ephemeral)."""
+    """``18801-18806`` (in the order of KINDS), ``18801,18802,...``, ``github=18801,kimai=18805`` or ``0``."""
     text = text.strip()
     try:
         if text == "0":

@@ -7,6 +7,7 @@ fill up and block it) and runs in its own session, so that a test can kill it, o
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
@@ -95,10 +96,8 @@ class ChildProcess:
             except subprocess.TimeoutExpired:
                 self.kill()
         # Pool children that outlived their parent (after a SIGKILL of the parent) go too.
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.killpg(self.process.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
 
     def close(self) -> None:
         self.stop()

@@ -32,9 +32,10 @@ def test_two_workers_update_200_projects_and_every_result_expires(clean_queues):
         for project in projects:
             for kind in KINDS:
                 sandbox_tracker(project, sandbox, kind)
-        with Worker(pool="prefork", concurrency=2, env=environment) as first, Worker(
-            pool="prefork", concurrency=2, env=environment
-        ) as second:
+        with (
+            Worker(pool="prefork", concurrency=2, env=environment) as first,
+            Worker(pool="prefork", concurrency=2, env=environment) as second,
+        ):
             first.wait_ready(app)
             second.wait_ready(app)
             started = time.monotonic()
@@ -61,4 +62,4 @@ def test_two_workers_update_200_projects_and_every_result_expires(clean_queues):
         name = key.decode()
         if client.ttl(key) == -1:  # no expiry: only the queue's own bookkeeping (a few small keys) may stay
             assert name in queue_structures or name.startswith("_kombu.binding"), f"{name} never expires"
-    print(f"\n{PROJECTS} projects x {len(KINDS)} trackers in {elapsed:.1f} s")  # noqa: T201
+    print(f"\n{PROJECTS} projects x {len(KINDS)} trackers in {elapsed:.1f} s")
