@@ -1,61 +1,216 @@
 """Benchmark (not a test): enqueue→start latency and throughput of trivial jobs, project settings vs Celery defaults.
 
-    python bench/queue_latency.py [--jobs 300] [--samples 200] [--redis-url redis://127.0.0.1:6379/10]
+    python bench/queue_latency.py [--samples 400] [--jobs 200] [--concurrency 2] [--redis-url redis://127.0.0.1:6379/10]
+    python bench/queue_latency.py --configurations project,no-track-started,... --probe   (find where time goes)
 
-For each configuration a real worker process (prefork, 2 processes) consumes a bench queue in a scratch Redis
-database. Latency: one job at a time, from just before `apply_async` to the first line of the task (p50/p95).
-Throughput: a burst of jobs, from the first send to the last job's start. Goal: p50 ≤ 10 ms with our settings.
-The scratch database's bench keys are deleted at the end.
+Every configuration gets a real worker subprocess started with the production command line (workers.dispatch's
+WORKER_COMMAND: the one README, docker-compose.yml and Procfile.dev use) plus `--include` of the trivial bench job,
+consuming the production queues in its own scratch Redis database (the URL's database, the next one, ...; they must
+be empty, and are emptied again at the end). All workers run at once and the samples are interleaved (blocks of 20,
+configurations in random order each round), so the noise of a shared machine hits every configuration alike.
+
+Latency: one job at a time sent to an idle worker, from just before `apply_async` in this process to the first line
+of the task in the pool process (`time.time()` on both sides, one machine), after a warm-up; p50/p95/p99.
+Throughput: bursts of `--jobs` jobs, from the first send to the last job's start; the median of three bursts.
+`--probe` also splits the latency into stages (see bench/queue_latency_tasks.py). Goal: p50 ≤ 10 ms with our settings.
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import os
+import random
+import shlex
+import signal
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 REPO = Path(__file__).resolve().parent.parent
-STARTS_KEY = "siisurit-bench:starts"
-QUEUE = "bench"
-CONFIGURATIONS = ("project", "defaults")
+QUEUE = "maintenance"
+BLOCK = 20
+WARM_UP_JOBS = 30
+GOAL_P50_MS = 10.0
 
 
-def make_app(configuration: str, redis_url: str):
-    """The Celery app of a configuration, with the trivial bench task registered."""
-    import redis
+@dataclass(frozen=True)
+class Configuration:
+    """A worker to measure: the project's app (`workers`), Celery's defaults, or the project's app with a change."""
 
-    if configuration == "project":
-        os.environ["SII_REDIS_URL"] = redis_url
-        os.environ.setdefault("SII_POSTGRES_HOST", "127.0.0.1")
-        sys.path.insert(0, str(REPO))
-        from workers.app import app
-    else:
-        from celery import Celery
-
-        app = Celery("bench-defaults", broker=redis_url, backend=redis_url)
-    client = redis.Redis.from_url(redis_url)
-
-    @app.task(name="bench.trivial", ignore_result=False)
-    def trivial(sent_at: float) -> float:
-        started_at = time.time()
-        client.rpush(STARTS_KEY, json.dumps([sent_at, started_at]))
-        return started_at
-
-    app.conf.task_routes = {"bench.*": {"queue": QUEUE}}
-    return app, trivial, client
+    app: str = "workers"  # "workers" | "defaults" | "variant"
+    overrides: dict[str, Any] = field(default_factory=dict)  # Celery settings changed in the variant
+    without: str = ""  # BENCH_WITHOUT of bench/queue_latency_apps.py
+    with_mingle_gossip: bool = False  # drop WORKER_COMMAND's --without-mingle/--without-gossip
+    extra_options: tuple[str, ...] = ()  # worker options added to WORKER_COMMAND's
+    loglevel: str = "INFO"
+    description: str = ""
 
 
-def serve(configuration: str, redis_url: str) -> None:
-    """Run a worker for `configuration` (in the subprocess)."""
-    app, _, _ = make_app(configuration, redis_url)
-    name = f"bench-{configuration}-{os.getpid()}@%h"
-    app.worker_main(["worker", "-P", "prefork", "-c", "2", "-Q", QUEUE, "-n", name, "--loglevel=WARNING",
-                     "--without-mingle", "--without-gossip"])  # fmt: skip
+_EVENTS_OFF = {"worker_send_task_events": False, "task_send_sent_event": False}
+CONFIGURATIONS = {
+    "project": Configuration(description="the project's settings and worker command (production)"),
+    "defaults": Configuration(app="defaults", description="Celery's default settings, same worker command"),
+    # One change each, to measure what it costs (with --configurations):
+    "with-mingle-gossip": Configuration(app="variant", with_mingle_gossip=True),
+    "without-mingle-gossip": Configuration(app="variant", extra_options=("--without-mingle", "--without-gossip")),
+    "loglevel-warning": Configuration(app="variant", loglevel="WARNING", description="--loglevel WARNING"),
+    "no-track-started": Configuration(app="variant", overrides={"task_track_started": False}),
+    "no-events": Configuration(app="variant", overrides=_EVENTS_OFF),
+    "no-acks-late": Configuration(
+        app="variant", overrides={"task_acks_late": False, "task_reject_on_worker_lost": False}
+    ),
+    "prefetch-4": Configuration(app="variant", overrides={"worker_prefetch_multiplier": 4}),
+    "no-result-extended": Configuration(app="variant", overrides={"result_extended": False}),
+    "no-job-log-context": Configuration(app="variant", without="job-log-context"),
+    "no-django-fixup": Configuration(app="variant", without="django-fixup"),
+    "variant": Configuration(app="variant", description="the project's app through the variant loader, unchanged"),
+}
+
+
+def project_worker_options() -> tuple[str, ...]:
+    """The options of the production worker command after `celery -A workers worker`."""
+    from workers.dispatch import WORKER_COMMAND
+
+    words = shlex.split(WORKER_COMMAND)
+    assert words[:4] == ["celery", "-A", "workers", "worker"], WORKER_COMMAND
+    return tuple(words[4:])
+
+
+def worker_command(name: str, configuration: Configuration, *, concurrency: int) -> list[str]:
+    app = "workers" if configuration.app == "workers" else "bench.queue_latency_apps"
+    options = project_worker_options()
+    if configuration.with_mingle_gossip:
+        options = tuple(option for option in options if option not in ("--without-mingle", "--without-gossip"))
+    options = (*options, *configuration.extra_options)
+    return [
+        sys.executable, "-m", "celery", "-A", app, "worker", *options,
+        f"--concurrency={concurrency}", f"--hostname=bench-{name}@%h", f"--loglevel={configuration.loglevel}",
+        "--include=bench.queue_latency_tasks",
+    ]  # fmt: skip
+
+
+def redis_url_of(base_url: str, index: int) -> str:
+    from siisurit.redis_urls import redis_url_database, redis_url_with_database
+
+    database = redis_url_database(base_url) + index
+    if database > 15:
+        raise SystemExit(f"too many configurations for Redis databases from {base_url} (database {database} > 15)")
+    return redis_url_with_database(base_url, database=database)
+
+
+@dataclass
+class Bench:
+    """One configuration under measurement: its worker process, client app, task and starts list."""
+
+    name: str
+    configuration: Configuration
+    url: str
+    process: subprocess.Popen | None = None
+    log_path: Path | None = None
+    command: list[str] = field(default_factory=list)
+    app: Any = None
+    task: Any = None
+    client: Any = None
+    samples: list[dict[str, float]] = field(default_factory=list)
+    bursts: list[float] = field(default_factory=list)
+
+    def send(self) -> float:
+        sent_at = time.time()
+        self.task.apply_async(args=[sent_at], queue=QUEUE)
+        return sent_at
+
+    def next_start(self, timeout: float = 30) -> dict[str, float]:
+        item = self.client.blpop(["siisurit-bench:starts"], timeout=timeout)
+        if item is None:
+            raise RuntimeError(f"{self.name}: no job started within {timeout} s (worker log: {self.log_path})")
+        return json.loads(item[1])
+
+
+def client_app(bench: Bench, project_app: Any) -> Any:
+    from celery import Celery
+
+    if bench.configuration.app == "workers":
+        return project_app
+    if bench.configuration.app == "defaults":
+        return Celery(f"bench-{bench.name}", broker=bench.url, backend=bench.url)
+    app = Celery(f"bench-{bench.name}")
+    app.config_from_object("django.conf:settings", namespace="CELERY")
+    app.conf.update(broker_url=bench.url, result_backend=bench.url, **bench.configuration.overrides)
+    return app
+
+
+def start_worker(bench: Bench, *, concurrency: int, log_dir: Path, probe: bool) -> None:
+    configuration = bench.configuration
+    environment = {**os.environ, "SII_REDIS_URL": bench.url, "BENCH_BROKER_URL": bench.url}
+    environment.update(BENCH_APP=configuration.app, BENCH_OVERRIDES=json.dumps(configuration.overrides))
+    environment.update(BENCH_WITHOUT=configuration.without, BENCH_PROBE="1" if probe else "0")
+    environment.pop("SII_REDIS_CACHE_URL", None)
+    if configuration.app == "defaults":
+        environment.pop("DJANGO_SETTINGS_MODULE", None)  # plain Celery, no Django fix-up
+    bench.command = worker_command(bench.name, configuration, concurrency=concurrency)
+    bench.log_path = log_dir / f"worker-{bench.name}.log"
+    with bench.log_path.open("w") as log:
+        bench.process = subprocess.Popen(
+            bench.command, cwd=REPO, env=environment, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+        )
+
+
+def stop_worker(bench: Bench) -> None:
+    if bench.process is None or bench.process.poll() is not None:
+        return
+    bench.process.send_signal(signal.SIGTERM)  # warm shutdown
+    try:
+        bench.process.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        os.killpg(bench.process.pid, signal.SIGKILL)
+        bench.process.wait(timeout=10)
+
+
+def warm_up(bench: Bench, *, concurrency: int) -> None:
+    bench.send()  # the first job starts once the worker is ready
+    deadline = time.monotonic() + 90
+    while bench.client.llen("siisurit-bench:starts") == 0:
+        if bench.process.poll() is not None or time.monotonic() > deadline:
+            raise RuntimeError(f"{bench.name}: the worker did not start (log: {bench.log_path})")
+        time.sleep(0.1)
+    bench.next_start()
+    for _ in range(WARM_UP_JOBS):
+        bench.send()
+        bench.next_start()
+        time.sleep(0.005)
+    for _ in range(4 * concurrency):  # a burst, so that every pool process has run jobs
+        bench.send()
+    for _ in range(4 * concurrency):
+        bench.next_start()
+
+
+def measure_latency(benches: list[Bench], *, samples: int, gap: float) -> None:
+    rounds = -(-samples // BLOCK)
+    for _ in range(rounds):
+        for bench in random.sample(benches, len(benches)):
+            time.sleep(0.05)  # let the previous configuration's last job finish
+            for _ in range(BLOCK):
+                bench.send()
+                bench.samples.append(bench.next_start())
+                time.sleep(gap)  # the job's tail (result, ack, events) ends: the next job finds the worker idle
+
+
+def measure_throughput(benches: list[Bench], *, jobs: int, repeats: int = 3) -> None:
+    for _ in range(repeats):
+        for bench in random.sample(benches, len(benches)):
+            time.sleep(0.2)
+            first_sent = bench.send()
+            for _ in range(jobs - 1):
+                bench.send()
+            last_start = max(bench.next_start(timeout=60)["started_at"] for _ in range(jobs))
+            bench.bursts.append(jobs / (last_start - first_sent))
 
 
 def percentile(values: list[float], fraction: float) -> float:
@@ -63,97 +218,131 @@ def percentile(values: list[float], fraction: float) -> float:
     return ordered[min(len(ordered) - 1, round(fraction * (len(ordered) - 1)))]
 
 
-def measure(configuration: str, redis_url: str, *, samples: int, jobs: int) -> dict[str, float]:
-    worker = subprocess.Popen(
-        [sys.executable, __file__, "--serve", configuration, "--redis-url", redis_url],
-        cwd=REPO,
-        start_new_session=True,
-    )
-    try:
-        _, trivial, client = make_app(configuration, redis_url)
-        client.delete(STARTS_KEY, QUEUE)
-        trivial.apply_async(args=[time.time()])  # wait for the worker: its first job starts when it is ready
-        if not client.blpop([STARTS_KEY], timeout=60):
-            raise RuntimeError(f"{configuration}: the worker did not start")
-        for _ in range(20):  # warm up connections and processes
-            trivial.apply_async(args=[time.time()])
-            client.blpop([STARTS_KEY], timeout=30)
-        latencies = []
-        for _ in range(samples):
-            trivial.apply_async(args=[time.time()])
-            sent_at, started_at = json.loads(client.blpop([STARTS_KEY], timeout=30)[1])
-            latencies.append((started_at - sent_at) * 1000)
-        burst_started = time.time()
-        for _ in range(jobs):
-            trivial.apply_async(args=[time.time()])
-        last_start = burst_started
-        for _ in range(jobs):
-            _, started_at = json.loads(client.blpop([STARTS_KEY], timeout=60)[1])
-            last_start = max(last_start, started_at)
-        return {
-            "p50_ms": statistics.median(latencies),
-            "p95_ms": percentile(latencies, 0.95),
-            "jobs_per_second": jobs / (last_start - burst_started),
-        }
-    finally:
-        worker.terminate()
-        worker.wait(timeout=30)
+def latency_row(bench: Bench) -> dict[str, float]:
+    latencies = [(sample["started_at"] - sample["sent_at"]) * 1000 for sample in bench.samples]
+    return {
+        "p50_ms": statistics.median(latencies),
+        "p95_ms": percentile(latencies, 0.95),
+        "p99_ms": percentile(latencies, 0.99),
+        "jobs_per_second": statistics.median(bench.bursts) if bench.bursts else 0.0,
+    }
 
 
-def cleanup(redis_url: str) -> None:
+_STAGES = (
+    ("sent_at", "received", "message → worker main process"),
+    ("received", "prerun", "main → pool process"),
+    ("prerun", "prerun_done", "task_prerun handlers"),
+    ("prerun_done", "started_saved", "STARTED write"),
+    ("started_saved", "started_at", "→ task's first line"),
+)
+
+
+def stage_rows(bench: Bench) -> list[tuple[str, float, float]]:
+    rows = []
+    for begin, end, label in _STAGES:
+        if begin == "started_saved" and not bench.samples[0].get("started_saved"):
+            begin = "prerun_done"
+        deltas = [(s[end] - s[begin]) * 1000 for s in bench.samples if s.get(begin) and s.get(end)]
+        if deltas:
+            rows.append((label, statistics.median(deltas), percentile(deltas, 0.95)))
+    return rows
+
+
+def empty_databases(benches: list[Bench]) -> None:
+    for bench in benches:
+        if bench.client.dbsize():
+            raise SystemExit(f"Redis database {bench.url} is not empty: give --redis-url a free scratch database")
+
+
+def clean_databases(benches: list[Bench]) -> None:
+    """Delete what the bench wrote (the databases were empty when it started)."""
+    for bench in benches:
+        keys = list(bench.client.scan_iter(count=1000))
+        for start in range(0, len(keys), 500):
+            bench.client.delete(*keys[start : start + 500])
+
+
+def run(options: argparse.Namespace) -> dict[str, Bench]:
     import redis
 
-    client = redis.Redis.from_url(redis_url)
-    for pattern in ("celery-task-meta-*", "siisurit-bench:*", "_kombu.binding.bench", "unacked*", QUEUE):
-        keys = list(client.scan_iter(match=pattern, count=1000))
-        if keys:
-            client.delete(*keys)
+    names = options.configurations.split(",")
+    unknown = [name for name in names if name not in CONFIGURATIONS]
+    if unknown:
+        raise SystemExit(f"unknown configurations {unknown}; known: {', '.join(CONFIGURATIONS)}")
+    benches = [
+        Bench(name, CONFIGURATIONS[name], redis_url_of(options.redis_url, index)) for index, name in enumerate(names)
+    ]
+    for bench in benches:
+        bench.client = redis.Redis.from_url(bench.url)
+    empty_databases(benches)
+    # The project's client app reads Django's settings once: point it at the project configuration's database.
+    project_url = next((bench.url for bench in benches if bench.configuration.app == "workers"), benches[0].url)
+    os.environ["SII_REDIS_URL"] = project_url
+    os.environ.pop("SII_REDIS_CACHE_URL", None)
+    os.environ.setdefault("SII_POSTGRES_HOST", "127.0.0.1")
+    from workers.app import app as project_app
+
+    importlib.import_module("bench.queue_latency_tasks")  # registers bench.trivial in every app
+
+    log_dir = Path(tempfile.mkdtemp(prefix="queue-latency-"))
+    try:
+        for bench in benches:
+            start_worker(bench, concurrency=options.concurrency, log_dir=log_dir, probe=options.probe)
+        for bench in benches:
+            bench.app = client_app(bench, project_app)
+            bench.task = bench.app.tasks["bench.trivial"]
+        for bench in benches:
+            warm_up(bench, concurrency=options.concurrency)
+        measure_latency(benches, samples=options.samples, gap=options.gap)
+        measure_throughput(benches, jobs=options.jobs)
+    finally:
+        for bench in benches:
+            stop_worker(bench)
+        clean_databases(benches)
+    return {bench.name: bench for bench in benches}
+
+
+def report(benches: dict[str, Bench], options: argparse.Namespace) -> None:
+    write = sys.stdout.write
+    write(
+        f"{options.samples} jobs per configuration one at a time to an idle worker (after a warm-up, interleaved), "
+        f"bursts of {options.jobs} jobs; {os.cpu_count()} CPUs, --concurrency={options.concurrency}\n\n"
+    )
+    write(f"{'configuration':<20} {'p50 ms':>7} {'p95 ms':>7} {'p99 ms':>7} {'jobs/s':>7}\n")
+    for name, bench in benches.items():
+        row = latency_row(bench)
+        write(
+            f"{name:<20} {row['p50_ms']:>7.2f} {row['p95_ms']:>7.2f} {row['p99_ms']:>7.2f} "
+            f"{row['jobs_per_second']:>7.0f}\n"
+        )
+    if options.probe:
+        for name, bench in benches.items():
+            write(f"\n{name}: stages (median / p95 ms)\n")
+            for label, median, p95 in stage_rows(bench):
+                write(f"  {label:<32} {median:>6.2f} {p95:>7.2f}\n")
+    write("\nworkers:\n")
+    for name, bench in benches.items():
+        command = " ".join(shlex.quote(word) for word in bench.command[2:])
+        write(f"  {name}: {bench.configuration.description or 'the project app with ' + name}\n    {command}\n")
+    if "project" in benches:
+        p50 = latency_row(benches["project"])["p50_ms"]
+        verdict = "met" if p50 <= GOAL_P50_MS else "NOT met"
+        write(f"\ngoal p50 <= {GOAL_P50_MS:g} ms with the project's settings: {verdict} ({p50:.2f} ms)\n")
 
 
 def main() -> None:
+    sys.path.insert(0, str(REPO))
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/10", help="a scratch Redis database")
-    parser.add_argument("--samples", type=int, default=200, help="single jobs timed for the latency")
-    parser.add_argument("--jobs", type=int, default=300, help="jobs in the throughput burst")
-    parser.add_argument("--serve", choices=CONFIGURATIONS, help=argparse.SUPPRESS)
+    parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/10", help="first of the scratch databases")
+    parser.add_argument("--samples", type=int, default=400, help="single jobs timed per configuration")
+    parser.add_argument("--jobs", type=int, default=200, help="jobs in each throughput burst")
+    parser.add_argument("--concurrency", type=int, default=2, help="pool processes of each worker")
+    parser.add_argument("--gap", type=float, default=0.02, help="seconds between a job's start and the next send")
+    parser.add_argument("--configurations", default="project,defaults", help=", ".join(CONFIGURATIONS))
+    parser.add_argument("--probe", action="store_true", help="split the latency into stages")
     options = parser.parse_args()
-    if options.serve:
-        serve(options.serve, options.redis_url)
-        return
-    results = {}
-    try:
-        for configuration in CONFIGURATIONS:
-            # Each configuration in its own process: the project's app reads Django settings once.
-            output = subprocess.run(
-                [sys.executable, __file__, "--measure", configuration, "--redis-url", options.redis_url,
-                 "--samples", str(options.samples), "--jobs", str(options.jobs)],
-                cwd=REPO, check=True, capture_output=True, text=True,
-            ).stdout  # fmt: skip
-            results[configuration] = json.loads(output.strip().splitlines()[-1])
-    finally:
-        cleanup(options.redis_url)
-    sys.stdout.write(f"{'settings':<10} {'p50 ms':>8} {'p95 ms':>8} {'jobs/s':>8}\n")
-    for configuration, result in results.items():
-        sys.stdout.write(
-            f"{configuration:<10} {result['p50_ms']:>8.2f} {result['p95_ms']:>8.2f} {result['jobs_per_second']:>8.0f}\n"
-        )
-    verdict = "met" if results["project"]["p50_ms"] <= 10 else "NOT met"
-    sys.stdout.write(f"goal p50 <= 10 ms with the project's settings: {verdict}\n")
-
-
-def measure_main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--measure", choices=CONFIGURATIONS)
-    parser.add_argument("--redis-url")
-    parser.add_argument("--samples", type=int)
-    parser.add_argument("--jobs", type=int)
-    options = parser.parse_args()
-    result = measure(options.measure, options.redis_url, samples=options.samples, jobs=options.jobs)
-    sys.stdout.write(json.dumps(result) + "\n")
+    report(run(options), options)
 
 
 if __name__ == "__main__":
-    if "--measure" in sys.argv:
-        measure_main()
-    else:
-        main()
+    main()

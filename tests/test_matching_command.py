@@ -37,7 +37,7 @@ def test_matches_all_projects_of_an_organization():
     _project_with_one_rule(organization, "web")
     out = StringIO()
 
-    call_command("match_project", "acme", "--sync", "--no-progress-bar", stdout=out, stderr=StringIO())
+    call_command("match_project", "acme", "--sync", "--no-progress-bar", stdout=out, stderr=StringIO(), verbosity=2)
 
     summaries = _summaries(out.getvalue())
     assert set(summaries) == {"match acme/app", "match acme/web"}
@@ -53,7 +53,9 @@ def test_matches_one_project():
     other = _project_with_one_rule(organization, "web")
     out = StringIO()
 
-    call_command("match_project", "acme", "app", "--sync", "--no-progress-bar", stdout=out, stderr=StringIO())
+    call_command(
+        "match_project", "acme", "app", "--sync", "--no-progress-bar", stdout=out, stderr=StringIO(), verbosity=2
+    )
 
     assert set(_summaries(out.getvalue())) == {"match acme/app"}
     assert WorkEntry.objects.filter(tracker__project=other, task__isnull=True).count() == 1
@@ -73,7 +75,9 @@ def test_waits_for_the_match_on_a_real_worker():
     _project_with_one_rule(organization, "app")
     out = StringIO()
 
-    call_command("match_project", "acme", "--timeout", "60", "--no-progress-bar", stdout=out, stderr=StringIO())
+    call_command(
+        "match_project", "acme", "--timeout", "60", "--no-progress-bar", stdout=out, stderr=StringIO(), verbosity=2
+    )
 
     (summary,) = _summaries(out.getvalue()).values()
     assert (summary["job"], summary["entries"], summary["matched"], summary["changed"]) == ("match_project", 1, 1, 1)

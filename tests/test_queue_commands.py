@@ -28,7 +28,7 @@ pytestmark = pytest.mark.worker
 
 def run_command(*args: str) -> tuple[str, str]:
     stdout, stderr = io.StringIO(), io.StringIO()
-    call_command(*args, stdout=stdout, stderr=stderr)
+    call_command(*args, stdout=stdout, stderr=stderr, verbosity=2)
     return stdout.getvalue(), stderr.getvalue()
 
 
@@ -67,7 +67,7 @@ class CountingCommand(JobCommand):
 
 def run_counting_command(*args: str) -> tuple[str, str]:
     stdout, stderr = io.StringIO(), io.StringIO()
-    call_command(CountingCommand(), *args, stdout=stdout, stderr=stderr)
+    call_command(CountingCommand(), *args, stdout=stdout, stderr=stderr, verbosity=2)
     return stdout.getvalue(), stderr.getvalue()
 
 

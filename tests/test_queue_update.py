@@ -34,7 +34,7 @@ def test_update_project_on_the_worker_matches_and_rebuilds_reports(celery_worker
     make_project(make_organization(code="acme"), code="alpha")
     stdout = io.StringIO()
 
-    call_command("update_project", "acme", "alpha", "--timeout", "60", stdout=stdout, stderr=io.StringIO())
+    call_command("update_project", "acme", "alpha", "--timeout", "60", stdout=stdout, stderr=io.StringIO(), verbosity=2)
 
     assert '"trackers": 0' in stdout.getvalue()
     assert '"match": {' in stdout.getvalue()

@@ -256,7 +256,7 @@ def test_clear_reports_then_make_reports_round_trip(capsys):
     call_command("clear_reports", "--no-input")
     assert existing_report_views() == []
     assert fetch("select count(*) from pg_namespace where nspname = 'report'") == [(1,)]
-    call_command("make_reports", "--sync", "--no-progress-bar")
+    call_command("make_reports", "--sync", "--no-progress-bar", verbosity=2)
     assert existing_report_views() == sorted(VIEW_NAMES)
     output = capsys.readouterr().out
     assert "Dropped: report.task, report.work" in output

@@ -16,6 +16,7 @@ from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
 from siisurit.jobs import JobHandle, JobOutcome, JobQueueError, JobRequest, JobRunner, job_get, job_runner
+from siisurit.management.job_summary import summary_lines
 
 
 class JobCommand(BaseCommand):
@@ -47,9 +48,11 @@ class JobCommand(BaseCommand):
         group.add_argument("--no-progress-bar", action="store_true", help="do not show a progress bar")
 
     def handle(self, *args: Any, **options: Any) -> None:
+        self.verbosity = options["verbosity"]
         requests = self.job_requests(**options)
         if not requests:
-            self.stdout.write("Nothing to do.")
+            if self.verbosity >= 1:
+                self.stdout.write("Nothing to do.")
             return
         runner = job_runner(sync=options["sync"])
         wait = not options["no_wait"] or not runner.is_async
@@ -89,8 +92,15 @@ class JobCommand(BaseCommand):
     def write_outcome(self, request: JobRequest, outcome: JobOutcome) -> None:
         """Print the summary of a finished job, or its error."""
         if outcome.ok:
-            summary = json.dumps(outcome.summary, sort_keys=True, default=str)
-            self.stdout.write(f"{request.title}: done (job {outcome.job_id}) {summary}")
+            if self.verbosity >= 2:  # machine-readable: the whole summary as one JSON object
+                summary = json.dumps(outcome.summary, sort_keys=True, default=str)
+                self.stdout.write(f"{request.title}: done (job {outcome.job_id}) {summary}")
+            elif self.verbosity == 1:
+                duration = (outcome.summary or {}).get("duration_seconds")
+                took = f" in {duration:.1f} s" if isinstance(duration, int | float) else ""
+                self.stdout.write(f"{request.title}: done{took} (job {outcome.job_id})")
+                for line in summary_lines(outcome.summary or {}):
+                    self.stdout.write(line)
         else:
             kind = f"{outcome.error_type}: " if outcome.error_type else ""
             self.stderr.write(f"{request.title}: {outcome.state.lower()} (job {outcome.job_id}) {kind}{outcome.error}")

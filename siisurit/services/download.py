@@ -10,10 +10,10 @@ failed half way resumes cheaply when retried.
 from __future__ import annotations
 
 import logging
-import queue
 import threading
 import time
 import uuid
+from collections import deque
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -41,8 +41,8 @@ _log = logging.getLogger(__name__)
 FULL_DOWNLOAD_INTERVAL = timedelta(hours=24)
 #: Records per database transaction: fewer commits, memory still bounded.
 BATCH_SIZE = 5000
-#: Pages fetched ahead while earlier ones are stored.
-PREFETCH_PAGES = 2
+#: Items (records, unchanged ids) fetched ahead while earlier ones are stored: fetching goes on during a commit.
+PREFETCH_ITEMS = 2 * BATCH_SIZE
 
 Progress = Callable[[int, int | None, str], None]
 
@@ -62,35 +62,40 @@ def _is_full_due(cache_state: dict[str, Any], now: datetime) -> bool:
     return not full_at or now - datetime.fromisoformat(full_at) >= FULL_DOWNLOAD_INTERVAL
 
 
-def _prefetched(pages: Iterator[RecordPage], depth: int = PREFETCH_PAGES) -> Iterator[RecordPage]:
+def _prefetched(pages: Iterator[RecordPage], ahead: int = PREFETCH_ITEMS) -> Iterator[RecordPage]:
     """The same pages, fetched and parsed in a thread while the caller stores the previous ones.
 
-    At most `depth` pages wait, so memory stays bounded; errors of the fetching thread are raised here; if the
-    caller stops early, the thread stops at its next page. Connectors do not use the database, so the thread
-    needs no connection of its own.
+    The thread stays at most `ahead` items (records and unchanged ids) ahead, so memory stays bounded while a whole
+    batch is being written; errors of the fetching thread are raised here; if the caller stops early, the thread
+    stops at its next page. Connectors do not use the database, so the thread needs no connection of its own.
     """
-    handoff: queue.Queue = queue.Queue(maxsize=depth)
-    stop = threading.Event()
+    ready: deque = deque()
+    condition = threading.Condition()
+    waiting = 0  # items of the pages in `ready`
+    stop = False
     done = object()
 
-    def put(item: object) -> bool:
-        while not stop.is_set():
-            try:
-                handoff.put(item, timeout=0.1)
-                return True
-            except queue.Full:
-                continue
-        return False
+    def put(item: object, size: int) -> bool:
+        nonlocal waiting
+        with condition:
+            while waiting and waiting + size > ahead and not stop:
+                condition.wait()
+            if stop:
+                return False
+            ready.append((item, size))
+            waiting += size
+            condition.notify_all()
+            return True
 
     def produce() -> None:
         try:
             for page in pages:
-                if not put(page):
+                if not put(page, len(page.records) + len(page.unchanged_ids)):
                     break
             else:
-                put(done)
+                put(done, 0)
         except BaseException as error:  # handed to the caller's thread
-            put(error)
+            put(error, 0)
         finally:
             pages.close()
 
@@ -98,14 +103,21 @@ def _prefetched(pages: Iterator[RecordPage], depth: int = PREFETCH_PAGES) -> Ite
     thread.start()
     try:
         while True:
-            item = handoff.get()
+            with condition:
+                while not ready:
+                    condition.wait()
+                item, size = ready.popleft()
+                waiting -= size
+                condition.notify_all()
             if item is done:
                 return
             if isinstance(item, BaseException):
                 raise item
             yield item
     finally:
-        stop.set()
+        with condition:
+            stop = True
+            condition.notify_all()
         thread.join()
 
 
@@ -141,9 +153,11 @@ def tracker_download(*, tracker_id: str, full: bool = False, progress: Progress 
             if not (batch or unchanged_ids or cache_entries):
                 return
             with transaction.atomic():
-                batch_counts = upsert(tracker_id=tracker.id, records=batch, resolver=resolver)
-                if connector.is_full:
-                    seen_ids_add([*(record.external_id for record in batch), *unchanged_ids])
+                batch_counts = upsert(
+                    tracker_id=tracker.id, records=batch, resolver=resolver, track_seen=connector.is_full
+                )
+                if connector.is_full and unchanged_ids:
+                    seen_ids_add(unchanged_ids)
             if cache_entries:
                 cache.store_pages(cache_entries)
             batch_counts.unchanged += len(unchanged_ids)

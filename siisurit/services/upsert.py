@@ -1,21 +1,26 @@
 """Idempotent batched upserts of downloaded tasks (with assignees) and work entries, and upstream deletions.
 
-Each page is COPYed into a temporary staging table and merged with one `INSERT … ON CONFLICT (tracker_id,
-external_id) DO UPDATE … WHERE … IS DISTINCT FROM …`, so unchanged rows are not written at all. External ids
-seen during a complete download go to the temporary table `sii_seen_ids` (not a Python set), which the final
-deletion anti-joins against. Call the functions inside a transaction (one per page) on one database connection.
+Each batch is COPYed (binary, straight from the record attributes) into a temporary staging table and merged with
+one `INSERT … ON CONFLICT (tracker_id, external_id) DO UPDATE … WHERE … IS DISTINCT FROM …`, so unchanged rows
+are not written at all. Per row, Python only builds a tuple: truncation, primary keys (UUIDv7 with the host bits
+of `siisurit.ids`, made in SQL) and user mapping of assignees happen in PostgreSQL. External ids seen during a
+complete download go to the temporary table `sii_seen_ids` (not a Python set), which the final deletion
+anti-joins against. Call the functions inside a transaction (one per batch) on one database connection.
 """
 
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from uuid import UUID
 
+from django.conf import settings
 from django.db import connection
 
 from siisurit.connectors.records import TaskRecord, WorkRecord
-from siisurit.ids import new_id
+from siisurit.ids import HOST_BITS
 from siisurit.models import Task, TaskAssignee, WorkEntry
 from siisurit.services.user_mapping import UserResolver
 
@@ -23,18 +28,36 @@ _TASK = Task._meta.db_table
 _ASSIGNEE = TaskAssignee._meta.db_table
 _WORK = WorkEntry._meta.db_table
 _SEEN = "sii_seen_ids"
+_TASK_STAGE = "sii_task_rows"
+_ASSIGNEE_STAGE = "sii_assignee_rows"
+_WORK_STAGE = "sii_work_rows"
 _DELETE_BATCH_SIZE = 1000
 
-_TASK_COLUMNS = (
-    "id", "external_id", "code", "title", "state", "is_closed", "estimate_hours", "url",
-    "created_at", "updated_at", "closed_at",
-)  # fmt: skip
-_TASK_CHANGING = _TASK_COLUMNS[2:]
-_WORK_COLUMNS = (
-    "id", "external_id", "external_username", "user_id", "started_at", "duration_seconds", "text",
-    "breadcrumb_trail", "external_task_id", "updated_at",
-)  # fmt: skip
-_WORK_CHANGING = _WORK_COLUMNS[2:]
+# (column, staging type, SQL of the stored value from stage row `s`); truncation lengths are the model's.
+_TASK_STAGE_COLUMNS = (
+    ("external_id", "text", "s.external_id"),
+    ("code", "text", "s.code"),
+    ("title", "text", "left(s.title, 1000)"),
+    ("state", "text", "left(s.state, 100)"),
+    ("is_closed", "bool", "s.is_closed"),
+    ("estimate_hours", "numeric", "s.estimate_hours"),
+    ("url", "text", "left(s.url, 1000)"),
+    ("created_at", "timestamptz", "s.created_at"),
+    ("updated_at", "timestamptz", "s.updated_at"),
+    ("closed_at", "timestamptz", "s.closed_at"),
+)
+_WORK_STAGE_COLUMNS = (
+    ("external_id", "text", "s.external_id"),
+    ("external_username", "text", "left(s.external_username, 200)"),
+    ("user_id", "uuid", "s.user_id"),
+    ("started_at", "timestamptz", "s.started_at"),
+    ("duration_seconds", "int4", "s.duration_seconds"),
+    ("text", "text", "s.text"),
+    ("breadcrumb_trail", "text", "left(s.breadcrumb_trail, 1000)"),
+    ("external_task_id", "text", "left(s.external_task_id, 1000)"),
+    ("updated_at", "timestamptz", "s.updated_at"),
+)
+_ASSIGNEE_STAGE_COLUMNS = (("external_id", "text"), ("external_username", "text"))
 
 
 @dataclass
@@ -49,10 +72,62 @@ class UpsertCounts:
         self.unchanged += other.unchanged
 
 
-def _copy_rows(cursor, table: str, columns: Sequence[str], rows: Iterable[Sequence]) -> None:
-    with cursor.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
+# --- primary keys made in SQL -----------------------------------------------------------------------------------
+
+_id_lock = threading.Lock()
+_id_last_milliseconds = 0
+_RANDOM_BITS = 62 - HOST_BITS
+
+
+def _id_milliseconds(count: int) -> int:
+    """The first of the milliseconds reserved for `count` ids (4096 per millisecond, later than any reserved)."""
+    global _id_last_milliseconds
+    with _id_lock:
+        first = max(time.time_ns() // 1_000_000, _id_last_milliseconds + 1)
+        _id_last_milliseconds = first + max(count - 1, 0) // 4096
+        return first
+
+
+def _new_id_sql(number: str) -> str:
+    """SQL of a UUIDv7 like `siisurit.ids.uuid7` for the 0-based row `number`; parameters from `_id_params`.
+
+    48 bits milliseconds (`id_ms` + number / 4096), version 7, 12 bits counter (number % 4096), then the 64 bits
+    variant 0b10, host (15 bits), random (47 bits): the first 16 of them are fixed (`id_fixed`, 4 hex digits), the
+    host's last bit (`id_host_bit`) and the random bits make the last 12 hex digits.
+    """
+    return (
+        f"(lpad(to_hex(%(id_ms)s::bigint + {number} / 4096), 12, '0') || '7' || lpad(to_hex({number} %% 4096), 3, '0')"
+        f" || %(id_fixed)s || lpad(to_hex(%(id_host_bit)s::bigint | floor(random() * {1 << _RANDOM_BITS})::bigint), "
+        "12, '0'))::uuid"
+    )
+
+
+def _id_params(count: int) -> dict[str, int | str]:
+    variant_and_host = (0b10 << 62) | (settings.SII_UUID_HOST << _RANDOM_BITS)
+    return {
+        "id_ms": _id_milliseconds(count),
+        "id_fixed": f"{variant_and_host >> 48:04x}",
+        "id_host_bit": variant_and_host & (1 << 47),
+    }
+
+
+# --- staging ----------------------------------------------------------------------------------------------------
+
+
+def _stage_create(cursor, table: str, columns: Iterable[tuple[str, ...]]) -> None:
+    """An empty temporary table of this session (created once; DELETE empties a small table faster than TRUNCATE)."""
+    definition = ", ".join(f"{column[0]} {column[1]}" for column in columns)
+    cursor.execute(f"CREATE TEMP TABLE IF NOT EXISTS {table} ({definition})")
+    cursor.execute(f"DELETE FROM {table}")
+
+
+def _copy_rows(cursor, table: str, columns: Sequence[tuple[str, ...]], rows: Iterable[Sequence]) -> None:
+    """Binary COPY: typed values go out as they are, no text formatting of dates and numbers in Python."""
+    with cursor.copy(f"COPY {table} ({', '.join(column[0] for column in columns)}) FROM STDIN (FORMAT BINARY)") as copy:
+        copy.set_types([column[1] for column in columns])
+        write_row = copy.write_row
         for row in rows:
-            copy.write_row(row)
+            write_row(row)
 
 
 def _changed(table: str, columns: Sequence[str]) -> str:
@@ -75,7 +150,11 @@ def seen_ids_begin() -> None:
 
 def seen_ids_add(external_ids: Iterable[str]) -> None:
     with connection.cursor() as cursor:
-        _copy_rows(cursor, _SEEN, ("external_id",), ((external_id,) for external_id in external_ids))
+        _copy_rows(cursor, _SEEN, (("external_id", "text"),), ((external_id,) for external_id in external_ids))
+
+
+def _seen_ids_add_staged(cursor, stage: str) -> None:
+    cursor.execute(f"INSERT INTO {_SEEN} (external_id) SELECT external_id FROM {stage}")
 
 
 def seen_ids_end(*, used: bool) -> None:
@@ -85,59 +164,75 @@ def seen_ids_end(*, used: bool) -> None:
             cursor.execute(f"TRUNCATE {_SEEN}")
 
 
-def _merge(cursor, *, table: str, stage: str, columns: Sequence[str], changing: Sequence[str], extra_set: str,
-           extra_insert: dict[str, str], tracker_id: UUID, conflict: str) -> tuple[int, int]:  # fmt: skip
-    """INSERT … SELECT from the stage with ON CONFLICT DO UPDATE only if changed; (created, updated)."""
-    insert_columns = ["tracker_id", *columns, *extra_insert]
-    select_values = ["%(tracker_id)s", *(f"s.{column}" for column in columns), *extra_insert.values()]
+def _merge(cursor, *, table: str, stage: str, columns: Sequence[tuple[str, str, str]], extra_set: str,
+           extra_insert: dict[str, str], tracker_id: UUID, conflict: str, count: int) -> tuple[int, int]:  # fmt: skip
+    """INSERT … SELECT from the stage with ON CONFLICT DO UPDATE only if changed; (created, updated).
+
+    The newest row per external id wins; ids are made for all `count` staged rows but used only for new ones.
+    """
+    names = [column[0] for column in columns]
+    changing = names[1:]
+    insert_columns = ["id", "tracker_id", *names, *extra_insert]
+    select_values = [
+        _new_id_sql("(row_number() OVER () - 1)"),
+        "%(tracker_id)s",
+        *(column[2] for column in columns),
+        *extra_insert.values(),
+    ]
     assignments = ", ".join([*(f"{column} = EXCLUDED.{column}" for column in changing), *filter(None, [extra_set])])
     cursor.execute(
         f"""
-        INSERT INTO {table} ({", ".join(insert_columns)})
-        SELECT DISTINCT ON (s.external_id) {", ".join(select_values)} FROM {stage} s
-        ORDER BY s.external_id, s.updated_at DESC NULLS LAST
-        ON CONFLICT {conflict} DO UPDATE SET {assignments}
-        WHERE {_changed(table, changing)}
-        RETURNING (xmax = 0)
+        WITH merged AS (
+            INSERT INTO {table} ({", ".join(insert_columns)})
+            SELECT {", ".join(select_values)} FROM (
+                SELECT DISTINCT ON (external_id) * FROM {stage} ORDER BY external_id, updated_at DESC NULLS LAST
+            ) s
+            ON CONFLICT {conflict} DO UPDATE SET {assignments}
+            WHERE {_changed(table, changing)}
+            RETURNING (xmax = 0) AS is_new
+        )
+        SELECT count(*) FILTER (WHERE is_new), count(*) FILTER (WHERE NOT is_new) FROM merged
         """,
-        {"tracker_id": tracker_id},
+        {"tracker_id": tracker_id, **_id_params(count)},
     )
-    inserted = [row[0] for row in cursor.fetchall()]
-    created = sum(1 for is_new in inserted if is_new)
-    return created, len(inserted) - created
+    created, updated = cursor.fetchone()
+    return created, updated
 
 
-def tracker_tasks_upsert(*, tracker_id: UUID, records: Sequence[TaskRecord], resolver: UserResolver) -> UpsertCounts:
-    """Insert new tasks, update changed ones, and make their assignees exactly the downloaded ones."""
+def tracker_tasks_upsert(
+    *, tracker_id: UUID, records: Sequence[TaskRecord], resolver: UserResolver, track_seen: bool = False
+) -> UpsertCounts:
+    """Insert new tasks, update changed ones, and make their assignees exactly the downloaded ones.
+
+    With `track_seen`, the records' external ids also go to the seen ids of a complete download.
+    """
     if not records:
         return UpsertCounts()
     with connection.cursor() as cursor:
-        cursor.execute(
-            "CREATE TEMP TABLE IF NOT EXISTS sii_task_stage (id uuid, external_id text, code text, title text, "
-            "state text, is_closed boolean, estimate_hours numeric, url text, created_at timestamptz, "
-            "updated_at timestamptz, closed_at timestamptz)"
-        )
-        cursor.execute(
-            "CREATE TEMP TABLE IF NOT EXISTS sii_assignee_stage "
-            "(id uuid, external_id text, external_username text, user_id uuid)"
-        )
-        # DELETE, not TRUNCATE: a small temporary table is emptied much faster than its file is replaced.
-        cursor.execute("DELETE FROM sii_task_stage")
-        cursor.execute("DELETE FROM sii_assignee_stage")
+        _stage_create(cursor, _TASK_STAGE, _TASK_STAGE_COLUMNS)
+        _stage_create(cursor, _ASSIGNEE_STAGE, _ASSIGNEE_STAGE_COLUMNS)
         _copy_rows(
             cursor,
-            "sii_task_stage",
-            _TASK_COLUMNS,
+            _TASK_STAGE,
+            _TASK_STAGE_COLUMNS,
             (
-                (new_id(), r.external_id, r.code, r.title[:1000], r.state[:100], r.is_closed, r.estimate_hours,
-                 r.url[:1000], r.created_at, r.updated_at, r.closed_at)
+                (r.external_id, r.code, r.title, r.state, r.is_closed, r.estimate_hours, r.url, r.created_at,
+                 r.updated_at, r.closed_at)
                 for r in records
             ),
         )  # fmt: skip
+        if track_seen:
+            _seen_ids_add_staged(cursor, _TASK_STAGE)
+        _copy_rows(
+            cursor,
+            _ASSIGNEE_STAGE,
+            _ASSIGNEE_STAGE_COLUMNS,
+            ((record.external_id, name) for record in records for name in record.assignees if name),
+        )
         # A declared task keeps its code; a downloaded task that took over another one's code replaces it.
         cursor.execute(
             f"""
-            DELETE FROM sii_task_stage s USING {_TASK} t
+            DELETE FROM {_TASK_STAGE} s USING {_TASK} t
             WHERE t.tracker_id = %(tracker_id)s AND t.is_declared AND t.code = s.code
             """,
             {"tracker_id": tracker_id},
@@ -145,7 +240,7 @@ def tracker_tasks_upsert(*, tracker_id: UUID, records: Sequence[TaskRecord], res
         # Driven from the small stage through the (tracker_id, code) index.
         cursor.execute(
             f"""
-            SELECT t.id FROM sii_task_stage s JOIN {_TASK} t ON t.tracker_id = %(tracker_id)s AND t.code = s.code
+            SELECT t.id FROM {_TASK_STAGE} s JOIN {_TASK} t ON t.tracker_id = %(tracker_id)s AND t.code = s.code
             WHERE t.external_id <> s.external_id AND NOT t.is_declared
             """,
             {"tracker_id": tracker_id},
@@ -154,83 +249,97 @@ def tracker_tasks_upsert(*, tracker_id: UUID, records: Sequence[TaskRecord], res
         created, updated = _merge(
             cursor,
             table=_TASK,
-            stage="sii_task_stage",
-            columns=_TASK_COLUMNS,
-            changing=_TASK_CHANGING,
+            stage=_TASK_STAGE,
+            columns=_TASK_STAGE_COLUMNS,
             extra_set="",
             extra_insert={"is_declared": "false"},
             tracker_id=tracker_id,
             conflict="(tracker_id, external_id) WHERE external_id <> ''",
+            count=len(records),
         )
-        _copy_rows(
-            cursor,
-            "sii_assignee_stage",
-            ("id", "external_id", "external_username", "user_id"),
-            (
-                (new_id(), record.external_id, name[:200], resolver.resolve(name))
-                for record in records
-                for name in dict.fromkeys(record.assignees)
-                if name
-            ),
-        )
-        cursor.execute(
-            f"""
-            DELETE FROM {_ASSIGNEE} a USING {_TASK} t, sii_task_stage s
-            WHERE a.task_id = t.id AND t.tracker_id = %(tracker_id)s AND t.external_id = s.external_id
-              AND NOT EXISTS (
-                SELECT 1 FROM sii_assignee_stage n
-                WHERE n.external_id = t.external_id AND n.external_username = a.external_username
-              )
-            """,
-            {"tracker_id": tracker_id},
-        )
-        cursor.execute(
-            f"""
-            INSERT INTO {_ASSIGNEE} (id, task_id, external_username, user_id)
-            SELECT n.id, t.id, n.external_username, n.user_id
-            FROM sii_assignee_stage n JOIN {_TASK} t ON t.tracker_id = %(tracker_id)s AND t.external_id = n.external_id
-            ON CONFLICT (task_id, external_username) DO UPDATE SET user_id = EXCLUDED.user_id
-            WHERE {_ASSIGNEE}.user_id IS DISTINCT FROM EXCLUDED.user_id
-            """,
-            {"tracker_id": tracker_id},
-        )
+        _assignees_replace(cursor, tracker_id=tracker_id, records=records, resolver=resolver)
     return UpsertCounts(created, updated, len(records) - created - updated)
 
 
+def _assignees_replace(cursor, *, tracker_id: UUID, records: Sequence[TaskRecord], resolver: UserResolver) -> None:
+    """Make the assignees of the staged tasks exactly the staged ones; users resolved once per distinct name."""
+    names = list({name for record in records for name in record.assignees if name})
+    user_ids = [resolver.resolve(name) for name in names]
+    cursor.execute(
+        f"""
+        DELETE FROM {_ASSIGNEE} a USING {_TASK} t, {_TASK_STAGE} s
+        WHERE a.task_id = t.id AND t.tracker_id = %(tracker_id)s AND t.external_id = s.external_id
+          AND NOT EXISTS (
+            SELECT 1 FROM {_ASSIGNEE_STAGE} n
+            WHERE n.external_id = t.external_id AND left(n.external_username, 200) = a.external_username
+          )
+        """,
+        {"tracker_id": tracker_id},
+    )
+    cursor.execute(
+        f"""
+        INSERT INTO {_ASSIGNEE} (id, task_id, external_username, user_id)
+        SELECT {_new_id_sql("(row_number() OVER () - 1)")}, n.task_id, n.external_username, n.user_id FROM (
+            SELECT DISTINCT ON (t.id, left(n.external_username, 200))
+                t.id AS task_id, left(n.external_username, 200) AS external_username, m.user_id
+            FROM {_ASSIGNEE_STAGE} n
+            JOIN {_TASK} t ON t.tracker_id = %(tracker_id)s AND t.external_id = n.external_id
+            LEFT JOIN unnest(%(names)s::text[], %(user_ids)s::uuid[]) AS m(name, user_id)
+                ON m.name = n.external_username
+        ) n
+        ON CONFLICT (task_id, external_username) DO UPDATE SET user_id = EXCLUDED.user_id
+        WHERE {_ASSIGNEE}.user_id IS DISTINCT FROM EXCLUDED.user_id
+        """,
+        {
+            "tracker_id": tracker_id,
+            "names": names,
+            "user_ids": user_ids,
+            **_id_params(sum(len(record.assignees) for record in records)),
+        },
+    )
+
+
 def tracker_work_entries_upsert(
-    *, tracker_id: UUID, records: Sequence[WorkRecord], resolver: UserResolver
+    *, tracker_id: UUID, records: Sequence[WorkRecord], resolver: UserResolver, track_seen: bool = False
 ) -> UpsertCounts:
-    """Insert new work entries, update changed ones (a changed entry must be matched again: matched_at = NULL)."""
+    """Insert new work entries, update changed ones (a changed entry must be matched again: matched_at = NULL).
+
+    With `track_seen`, the records' external ids also go to the seen ids of a complete download.
+    """
     if not records:
         return UpsertCounts()
+    users: dict[tuple[str, str], UUID | None] = {}
+
+    def user_id(username: str, email: str) -> UUID | None:
+        key = (username, email)
+        if key not in users:
+            users[key] = resolver.resolve(username, email)
+        return users[key]
+
     with connection.cursor() as cursor:
-        cursor.execute(
-            "CREATE TEMP TABLE IF NOT EXISTS sii_work_stage (id uuid, external_id text, external_username text, "
-            "user_id uuid, started_at timestamptz, duration_seconds integer, text text, breadcrumb_trail text, "
-            "external_task_id text, updated_at timestamptz)"
-        )
-        cursor.execute("DELETE FROM sii_work_stage")
+        _stage_create(cursor, _WORK_STAGE, _WORK_STAGE_COLUMNS)
         _copy_rows(
             cursor,
-            "sii_work_stage",
-            _WORK_COLUMNS,
+            _WORK_STAGE,
+            _WORK_STAGE_COLUMNS,
             (
-                (new_id(), r.external_id, r.external_username[:200], resolver.resolve(r.external_username,
-                 r.external_email), r.started_at, int(r.duration_seconds), r.text, r.breadcrumb_trail[:1000],
-                 r.external_task_id[:1000], r.updated_at)
+                (r.external_id, r.external_username, user_id(r.external_username, r.external_email), r.started_at,
+                 int(r.duration_seconds), r.text, r.breadcrumb_trail, r.external_task_id, r.updated_at)
                 for r in records
             ),
         )  # fmt: skip
+        if track_seen:
+            _seen_ids_add_staged(cursor, _WORK_STAGE)
         created, updated = _merge(
             cursor,
             table=_WORK,
-            stage="sii_work_stage",
-            columns=_WORK_COLUMNS,
-            changing=_WORK_CHANGING,
+            stage=_WORK_STAGE,
+            columns=_WORK_STAGE_COLUMNS,
             extra_set="matched_at = NULL",
             extra_insert={},
             tracker_id=tracker_id,
             conflict="(tracker_id, external_id)",
+            count=len(records),
         )
     return UpsertCounts(created, updated, len(records) - created - updated)
 
