@@ -1,23 +1,28 @@
 """Benchmark of tracker downloads (not a test): prints a table.
 
-Sandbox trackers run in a child process (so this process's peak RSS is the downloader's). In a dedicated database
-(default `siisurit_bench_download`, created and migrated if missing, wiped at start) it measures:
+In a dedicated database (default `siisurit_bench_download`, created and migrated if missing, wiped at start) it
+measures:
 
-- floor: the same pages fetched and parsed into records, nothing stored (a warm-up pass first, so that sandbox
-  page rendering is cached for the floor and the download alike);
-- first (complete) download of a GitHub tracker with --tasks issues and a Kimai tracker with --entries entries,
-  goal ≤ 2.0 x floor;
-- second download of the unchanged trackers (incremental + conditional requests), goal ≥ 10 x faster; and a
-  second complete download (`full=True`) for comparison;
-- peak RSS of this process after each phase;
-- fan-out: --fanout-trackers trackers (half GitHub, half Kimai) behind --latency-ms per answer, downloaded by 1
-  and by 8 threads calling `tracker_download` (like worker slots: each thread keeps its database connection):
-  first download, update of unchanged trackers (incremental), and a complete re-check (`full=True`, GitHub
-  pages answer 304); goal speedup ≥ 6.4. Mind the cores: the sandbox, PostgreSQL and the downloads share them,
-  so CPU-heavy scenarios cannot scale with threads beyond the free cores.
+- big trackers (sandbox in a child process, so this process's peak RSS is the downloader's): a GitHub tracker with
+  --tasks issues and a Kimai tracker with --entries entries. In each of --rounds rounds: the fetch-only floor (the
+  same pages fetched and parsed into records by the same connector, nothing stored; a warm-up pass first, so that
+  sandbox page rendering is cached for the floor and the download alike), then the first (complete) download of a
+  fresh tracker; the median ratio has the goal ≤ 2.0 x floor. Then a second download of the unchanged tracker
+  (incremental + conditional requests), goal ≥ 10 x faster, and a second complete download (`full=True`) for
+  comparison; peak RSS of this process after each tracker.
+- fan-out with real Celery workers: the sandbox runs as `python -m siisurit.sandbox --latency-ms N` in its own
+  process; `celery -A workers worker -Q download -c C` processes (prefork) take --fanout-trackers
+  `download_tracker` jobs (half GitHub, half Kimai) sent to the download queue, timed until all results are in:
+  first download, update of unchanged trackers (incremental), and a complete re-check (`full=True`, GitHub pages
+  answer 304). 1 slot versus --slots slots (goal speedup ≥ 6.4), and two worker processes versus one
+  (--process-slots slots each). CPU columns: seconds of CPU used by the worker processes and by the whole machine
+  (all cores) during the scenario; a scenario cannot run faster than the busiest resource allows.
 
-    python bench/download.py                                   # 20,000 tasks, 200,000 entries
-    python bench/download.py --tasks 2000 --entries 20000      # quick
+Use a private Redis for the broker (the workers consume the `download` queue of SII_REDIS_URL):
+
+    redis-server --port 16391 --save "" --daemonize yes
+    SII_REDIS_URL=redis://127.0.0.1:16391/0 python bench/download.py                 # 20,000 tasks, 200,000 entries
+    SII_REDIS_URL=redis://127.0.0.1:16391/0 python bench/download.py --tasks 2000 --entries 20000 --rounds 1
 """
 
 from __future__ import annotations
@@ -25,11 +30,14 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import resource
+import signal
+import statistics
 import subprocess
 import sys
 import time
-from concurrent.futures import ThreadPoolExecutor
+import uuid
 from pathlib import Path
 
 REPOSITORY = Path(__file__).resolve().parent.parent
@@ -43,6 +51,7 @@ with SandboxTrackers(**options) as sandbox:
     print(json.dumps(sandbox.credentials()), flush=True)
     sys.stdin.read()
 """
+_CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
 
 def _environment(database: str) -> None:
@@ -84,6 +93,36 @@ class SandboxProcess:
     def close(self) -> None:
         self._process.stdin.close()
         self._process.wait(timeout=30)
+
+
+class SandboxCommand:
+    """`python -m siisurit.sandbox` in its own process (ephemeral ports), as a user would run it."""
+
+    _SERVICE = re.compile(r"^(\w+)\s+(\S+)\s+api_location: (\S+)$")
+    _LOGIN = re.compile(r"^\s+username: (\S+)\s+token: (\S+)$")
+
+    def __init__(self, *, seed: int, tasks: int, entries: int, latency_ms: int) -> None:
+        command = [sys.executable, "-m", "siisurit.sandbox", "--ports", "0", "--seed", str(seed), "--tasks",
+                   str(tasks), "--entries", str(entries), "--latency-ms", str(latency_ms)]  # fmt: skip
+        # Its own process group, so that its CPU time can be read like a worker's.
+        self.process = subprocess.Popen(
+            command, stdout=subprocess.PIPE, cwd=REPOSITORY, text=True, start_new_session=True
+        )
+        self.credentials: dict[str, dict[str, str]] = {}
+        kind = None
+        for line in self.process.stdout:
+            if line.startswith("Sandbox trackers are running"):
+                return
+            if match := self._SERVICE.match(line.rstrip()):
+                kind = match.group(1)
+                self.credentials[kind] = {"base_url": match.group(2), "api_location": match.group(3)}
+            elif (match := self._LOGIN.match(line.rstrip())) and kind:
+                self.credentials[kind].update(username=match.group(1), token=match.group(2))
+        raise RuntimeError("the sandbox command did not start")
+
+    def close(self) -> None:
+        self.process.send_signal(signal.SIGINT)
+        self.process.wait(timeout=30)
 
 
 def _peak_rss_mb() -> float:
@@ -134,47 +173,266 @@ def _download(tracker, **options) -> dict:
     return tracker_download(tracker_id=str(tracker.id), **options)
 
 
-def _download_all(trackers: list, threads: int, **options) -> list[dict]:
-    """Like worker slots: each thread takes the next tracker and keeps its database connection until the end."""
-    from django.db import connection
-
-    def slot(index: int) -> list[dict]:
-        try:
-            return [_download(tracker, **options) for tracker in trackers[index::threads]]
-        finally:
-            connection.close()
-
-    with ThreadPoolExecutor(max_workers=threads) as executor:
-        return [summary for summaries in executor.map(slot, range(threads)) for summary in summaries]
-
-
 class Table:
     def __init__(self) -> None:
         self.rows: list[tuple[str, ...]] = []
 
     def add(self, phase: str, subject: str, seconds: float, requests: int | str, items: int | str, note: str = ""):
-        self.rows.append((phase, subject, f"{seconds:9.2f}", str(requests), str(items), note))
+        self.rows.append((phase, subject, f"{seconds:8.2f}", str(requests), str(items), note))
 
     def print(self) -> None:
         header = ("phase", "tracker", "seconds", "requests", "items", "result")
         widths = [max(len(row[i]) for row in [header, *self.rows]) for i in range(len(header))]
         for row in [header, tuple("-" * width for width in widths), *self.rows]:
-            print("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)))
+            print("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip())
 
 
 def _verdict(value: float, goal: str, ok: bool) -> str:
     return f"{value:.2f} (goal {goal}) {'OK' if ok else 'MISSED'}"
 
 
+# --- big trackers ----------------------------------------------------------------------------------------------
+
+
+def _big_trackers(arguments, organization, table: Table) -> None:
+    from siisurit.models import Project
+
+    sandbox = SandboxProcess(
+        seed=1, task_count={"github": arguments.tasks}, entry_count={"kimai": arguments.entries}, other_entry_count=0
+    )
+    try:
+        for kind in ("github", "kimai"):
+            ratios = []
+            for round_number in range(1, arguments.rounds + 1):
+                project = Project.objects.create(
+                    organization=organization, code=f"big-{kind}-{round_number}", name="Big"
+                )
+                tracker = _tracker(project, kind, kind, sandbox.credentials)
+                if round_number == 1:
+                    _floor(tracker)  # warm-up: the sandbox renders and caches its pages
+                floor_seconds, floor_requests, floor_items = _floor(tracker)
+                first = _download(tracker, full=True)
+                ratios.append(first["duration"] / floor_seconds)
+                table.add(f"floor (fetch+parse) {round_number}", kind, floor_seconds, floor_requests, floor_items)
+                table.add(
+                    f"first download {round_number}",
+                    kind,
+                    first["duration"],
+                    first["requests"],
+                    first["items"],
+                    f"created {first['created']}; x floor {ratios[-1]:.2f}",
+                )
+            ratio = statistics.median(ratios)
+            table.add(
+                f"first / floor, median of {len(ratios)}", kind, 0, "", "", _verdict(ratio, "≤ 2.0", ratio <= 2.0)
+            )
+            rss = _peak_rss_mb()
+            second = _download(tracker)
+            speedup = first["duration"] / max(second["duration"], 1e-6)
+            table.add(
+                "second, unchanged",
+                kind,
+                second["duration"],
+                second["requests"],
+                second["items"],
+                f"changed {second['created'] + second['updated']}; speedup " + _verdict(speedup, "≥ 10", speedup >= 10),
+            )
+            again = _download(tracker, full=True)
+            table.add(
+                "second, full=True",
+                kind,
+                again["duration"],
+                again["requests"],
+                again["items"],
+                f"304s {again['not_modified']}, changed {again['created'] + again['updated']}, "
+                f"deleted {again['deleted']}",
+            )
+            table.add("peak RSS of the downloader", kind, 0, "", "", f"{rss:.0f} MB after the first downloads")
+    finally:
+        sandbox.close()
+
+
+# --- fan-out with Celery workers --------------------------------------------------------------------------------
+
+
+def _machine_busy_seconds() -> float:
+    """CPU seconds all cores of this machine spent busy since boot (anybody's processes)."""
+    with open("/proc/stat") as stat:
+        fields = [int(value) for value in stat.readline().split()[1:]]
+    idle = fields[3] + fields[4]  # idle, iowait
+    return (sum(fields[:8]) - idle) / _CLOCK_TICKS
+
+
+def _group_cpu_seconds(group_ids: list[int]) -> float:
+    """CPU seconds used so far by the living processes of the process groups (a worker and its pool children)."""
+    total = 0.0
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as stat:
+                fields = stat.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[2]) in group_ids:  # field 5 (pgrp), counted after the name
+            total += (int(fields[11]) + int(fields[12])) / _CLOCK_TICKS  # utime, stime
+    return total
+
+
+def _group_peak_rss_mb(group_ids: list[int]) -> float:
+    peak = 0
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as stat:
+                group = int(stat.read().rsplit(")", 1)[1].split()[2])
+            if group not in group_ids:
+                continue
+            with open(f"/proc/{entry}/status") as status:
+                for line in status:
+                    if line.startswith("VmHWM:"):
+                        peak = max(peak, int(line.split()[1]))
+        except OSError:
+            continue
+    return peak / 1024
+
+
+class Workers:
+    """`celery -A workers worker -Q download -c C` processes (prefork), each in its own process group."""
+
+    def __init__(self, concurrencies: list[int]) -> None:
+        from workers.app import app
+
+        self.app = app
+        self.names = [f"bench-{uuid.uuid4().hex[:6]}@{os.uname().nodename}" for _ in concurrencies]
+        self.processes = []
+        for name, concurrency in zip(self.names, concurrencies, strict=True):
+            command = [sys.executable, "-m", "celery", "-A", "workers", "worker", "-Q", "download", "-c",
+                       str(concurrency), "--pool", "prefork", "-n", name, "--without-mingle", "--without-gossip",
+                       "--loglevel", "WARNING"]  # fmt: skip
+            self.processes.append(
+                subprocess.Popen(command, cwd=REPOSITORY, start_new_session=True, stdout=subprocess.DEVNULL)
+            )
+        deadline = time.monotonic() + 120
+        waiting = set(self.names)
+        while waiting:
+            if time.monotonic() > deadline or any(process.poll() is not None for process in self.processes):
+                self.close()
+                raise RuntimeError("the Celery workers did not start")
+            for reply in app.control.ping(destination=list(waiting), timeout=1.0):
+                waiting -= set(reply)
+
+    @property
+    def group_ids(self) -> list[int]:
+        return [process.pid for process in self.processes]
+
+    def close(self) -> None:
+        for process in self.processes:
+            if process.poll() is None:
+                os.killpg(process.pid, signal.SIGTERM)
+        for process in self.processes:
+            try:
+                process.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait()
+
+
+def _jobs_run(app, trackers: list, **options) -> list[dict]:
+    """Send one `download_tracker` job per tracker to the download queue; their summaries once all are done."""
+    results = [
+        app.send_task(
+            "tasks.download.download_tracker", kwargs={"tracker_id": str(tracker.id), **options}, queue="download"
+        )
+        for tracker in trackers
+    ]
+    return [result.get(timeout=3600) for result in results]
+
+
+def _fan_out(arguments, organization, table: Table) -> None:
+    from siisurit.models import Project
+
+    sandbox = SandboxCommand(
+        seed=2, tasks=arguments.fanout_tasks, entries=arguments.fanout_entries, latency_ms=arguments.latency_ms
+    )
+    configurations = (
+        ("1 slot", [1]),
+        (f"{arguments.slots} slots", [arguments.slots]),
+        (f"1 process x {arguments.process_slots}", [arguments.process_slots]),
+        (f"2 processes x {arguments.process_slots}", [arguments.process_slots] * 2),
+    )
+    scenarios = (("first download", {"full": True}), ("update, unchanged", {}), ("full re-check", {"full": True}))
+    durations: dict[tuple[str, str], float] = {}
+    cores = os.cpu_count() or 1
+    try:
+        project = Project.objects.create(organization=organization, code="fanout-warm-up", name="Warm-up")
+        slots = max(sum(concurrencies) for _, concurrencies in configurations)
+        warm_up = [_tracker(project, f"w{index}", "kimai", sandbox.credentials) for index in range(2 * slots)]
+        for number, (label, concurrencies) in enumerate(configurations):
+            project = Project.objects.create(organization=organization, code=f"fanout-{number}", name="Fan-out")
+            trackers = [
+                _tracker(project, f"t{index}", ("github", "kimai")[index % 2], sandbox.credentials)
+                for index in range(arguments.fanout_trackers)
+            ]
+            workers = Workers(concurrencies)
+            try:
+                # Not timed: every pool process imports and connects once, as long-running workers did long ago.
+                _jobs_run(workers.app, warm_up[: 2 * sum(concurrencies)], full=True)
+                for scenario, options in scenarios:
+                    worker_cpu, machine_busy = _group_cpu_seconds(workers.group_ids), _machine_busy_seconds()
+                    sandbox_cpu = _group_cpu_seconds([sandbox.process.pid])
+                    started = time.monotonic()
+                    summaries = _jobs_run(workers.app, trackers, **options)
+                    seconds = time.monotonic() - started
+                    worker_cpu = _group_cpu_seconds(workers.group_ids) - worker_cpu
+                    machine_busy = _machine_busy_seconds() - machine_busy
+                    sandbox_cpu = _group_cpu_seconds([sandbox.process.pid]) - sandbox_cpu
+                    durations[label, scenario] = seconds
+                    note = (
+                        f"CPU: workers {worker_cpu:.1f} s ({1000 * worker_cpu / len(trackers):.0f} ms/tracker), "
+                        f"sandbox {sandbox_cpu:.1f} s, machine {machine_busy:.1f} of {cores * seconds:.1f} s"
+                    )
+                    if number in (1, 3):
+                        previous = configurations[number - 1][0]
+                        speedup = durations[previous, scenario] / seconds
+                        verdict = _verdict(speedup, "≥ 6.4", speedup >= 6.4) if number == 1 else f"{speedup:.2f}"
+                        note = f"speedup vs {previous} {verdict}; {note}"
+                    table.add(
+                        f"fan-out {scenario}, {label}",
+                        f"{len(trackers)} trackers",
+                        seconds,
+                        sum(summary["requests"] for summary in summaries),
+                        sum(summary["items"] for summary in summaries),
+                        note,
+                    )
+                table.add(
+                    f"peak RSS of a worker process, {label}",
+                    "",
+                    0,
+                    "",
+                    "",
+                    f"{_group_peak_rss_mb(workers.group_ids):.0f} MB",
+                )
+            finally:
+                workers.close()
+    finally:
+        sandbox.close()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--tasks", type=int, default=20_000, help="issues of the GitHub tracker")
     parser.add_argument("--entries", type=int, default=200_000, help="work entries of the Kimai tracker")
+    parser.add_argument("--rounds", type=int, default=3, help="floor + first download rounds (median ratio)")
     parser.add_argument("--fanout-trackers", type=int, default=60, help="half GitHub, half Kimai")
     parser.add_argument("--fanout-tasks", type=int, default=1000, help="issues of each fan-out GitHub tracker")
     parser.add_argument("--fanout-entries", type=int, default=2000, help="entries of each fan-out Kimai tracker")
-    parser.add_argument("--latency-ms", type=int, default=50)
-    parser.add_argument("--threads", type=int, default=8)
+    parser.add_argument("--latency-ms", type=int, default=50, help="delay of every sandbox answer in the fan-out")
+    parser.add_argument("--slots", type=int, default=8, help="worker concurrency compared with 1")
+    parser.add_argument("--process-slots", type=int, default=4, help="concurrency of each of two worker processes")
+    parser.add_argument("--skip-big", action="store_true", help="only the fan-out")
+    parser.add_argument("--skip-fanout", action="store_true", help="only the big trackers")
     parser.add_argument("--database", default="siisurit_bench_download")
     arguments = parser.parse_args()
 
@@ -185,99 +443,17 @@ def main() -> None:
     django.setup()
     from django.core.management import call_command
 
-    from siisurit.models import Organization, Project
+    from siisurit.models import Organization
 
     call_command("migrate", verbosity=0)
     _wipe()
     organization = Organization.objects.create(code="bench-download", name="Download benchmark")
     table = Table()
     print(f"peak RSS before downloads: {_peak_rss_mb():.0f} MB", flush=True)
-
-    # --- big trackers --------------------------------------------------------------------------------------------
-    sandbox = SandboxProcess(
-        seed=1, task_count={"github": arguments.tasks}, entry_count={"kimai": arguments.entries}, other_entry_count=0
-    )
-    try:
-        project = Project.objects.create(organization=organization, code="big", name="Big")
-        trackers = [_tracker(project, kind, kind, sandbox.credentials) for kind in ("github", "kimai")]
-        for tracker in trackers:
-            _floor(tracker)  # warm-up: the sandbox renders and caches its pages
-            floor_seconds, floor_requests, floor_items = _floor(tracker)
-            table.add("floor (fetch+parse)", tracker.name, floor_seconds, floor_requests, floor_items)
-            first = _download(tracker, full=True)
-            ratio = first["duration"] / floor_seconds
-            table.add(
-                "first download",
-                tracker.name,
-                first["duration"],
-                first["requests"],
-                first["items"],
-                f"created {first['created']}; x floor " + _verdict(ratio, "≤ 2.0", ratio <= 2.0),
-            )
-            rss = _peak_rss_mb()
-            second = _download(tracker)
-            speedup = first["duration"] / max(second["duration"], 1e-6)
-            table.add(
-                "second, unchanged",
-                tracker.name,
-                second["duration"],
-                second["requests"],
-                second["items"],
-                f"changed {second['created'] + second['updated']}; speedup " + _verdict(speedup, "≥ 10", speedup >= 10),
-            )
-            again = _download(tracker, full=True)
-            table.add(
-                "second, full=True",
-                tracker.name,
-                again["duration"],
-                again["requests"],
-                again["items"],
-                f"304s {again['not_modified']}, changed {again['created'] + again['updated']}, "
-                f"deleted {again['deleted']}",
-            )
-            print(
-                f"peak RSS after {tracker.name}: {rss:.0f} MB (after all its runs {_peak_rss_mb():.0f} MB)", flush=True
-            )
-    finally:
-        sandbox.close()
-
-    # --- fan-out -------------------------------------------------------------------------------------------------
-    sandbox = SandboxProcess(
-        seed=2,
-        task_count={"github": arguments.fanout_tasks},
-        entry_count={"kimai": arguments.fanout_entries},
-        other_entry_count=0,
-        latency_ms=arguments.latency_ms,
-    )
-    scenarios = (("first download", {"full": True}), ("update, unchanged", {}), ("full re-check", {"full": True}))
-    try:
-        tracker_sets = {}
-        for threads in (1, arguments.threads):
-            project = Project.objects.create(organization=organization, code=f"fanout-{threads}", name="Fan-out")
-            tracker_sets[threads] = [
-                _tracker(project, f"t{number}", ("github", "kimai")[number % 2], sandbox.credentials)
-                for number in range(arguments.fanout_trackers)
-            ]
-        for scenario, options in scenarios:
-            durations = {}
-            for threads, trackers in tracker_sets.items():
-                started = time.monotonic()
-                summaries = _download_all(trackers, threads, **options)
-                durations[threads] = time.monotonic() - started
-                note = f"{arguments.latency_ms} ms per answer"
-                if threads != 1:
-                    speedup = durations[1] / durations[threads]
-                    note += "; speedup " + _verdict(speedup, "≥ 6.4", speedup >= 6.4)
-                table.add(
-                    f"fan-out {scenario}, {threads} thread(s)",
-                    f"{len(trackers)} trackers",
-                    durations[threads],
-                    sum(summary["requests"] for summary in summaries),
-                    sum(summary["items"] for summary in summaries),
-                    note,
-                )
-    finally:
-        sandbox.close()
+    if not arguments.skip_big:
+        _big_trackers(arguments, organization, table)
+    if not arguments.skip_fanout:
+        _fan_out(arguments, organization, table)
     print()
     table.print()
     print(f"\npeak RSS of the downloading process: {_peak_rss_mb():.0f} MB")

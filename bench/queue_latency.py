@@ -67,6 +67,13 @@ CONFIGURATIONS = {
         app="variant", overrides={"task_acks_late": False, "task_reject_on_worker_lost": False}
     ),
     "prefetch-4": Configuration(app="variant", overrides={"worker_prefetch_multiplier": 4}),
+    "celery-result-backend": Configuration(app="variant", overrides={"result_backend": "{url}"}),
+    "celery-consumer": Configuration(app="variant", overrides={"worker_consumer": "celery.worker.consumer:Consumer"}),
+    "celery-backend-consumer": Configuration(
+        app="variant",
+        overrides={"result_backend": "{url}", "worker_consumer": "celery.worker.consumer:Consumer"},
+        description="the project app with Celery's own result backend and consumer (before this change)",
+    ),
     "no-result-extended": Configuration(app="variant", overrides={"result_extended": False}),
     "no-job-log-context": Configuration(app="variant", without="job-log-context"),
     "no-django-fixup": Configuration(app="variant", without="django-fixup"),
@@ -136,20 +143,25 @@ class Bench:
 def client_app(bench: Bench, project_app: Any) -> Any:
     from celery import Celery
 
+    from workers.settings import RESULT_BACKEND_CLASS
+
     if bench.configuration.app == "workers":
         return project_app
     if bench.configuration.app == "defaults":
         return Celery(f"bench-{bench.name}", broker=bench.url, backend=bench.url)
     app = Celery(f"bench-{bench.name}")
     app.config_from_object("django.conf:settings", namespace="CELERY")
-    app.conf.update(broker_url=bench.url, result_backend=bench.url, **bench.configuration.overrides)
+    overrides = json.loads(json.dumps(bench.configuration.overrides).replace("{url}", bench.url))
+    app.conf.update(broker_url=bench.url, result_backend=f"{RESULT_BACKEND_CLASS}+{bench.url}")
+    app.conf.update(overrides)
     return app
 
 
 def start_worker(bench: Bench, *, concurrency: int, log_dir: Path, probe: bool) -> None:
     configuration = bench.configuration
     environment = {**os.environ, "SII_REDIS_URL": bench.url, "BENCH_BROKER_URL": bench.url}
-    environment.update(BENCH_APP=configuration.app, BENCH_OVERRIDES=json.dumps(configuration.overrides))
+    overrides = json.dumps(configuration.overrides).replace("{url}", bench.url)
+    environment.update(BENCH_APP=configuration.app, BENCH_OVERRIDES=overrides)
     environment.update(BENCH_WITHOUT=configuration.without, BENCH_PROBE="1" if probe else "0")
     environment.pop("SII_REDIS_CACHE_URL", None)
     if configuration.app == "defaults":

@@ -28,6 +28,7 @@ import requests
 from cryptography.fernet import Fernet
 from django.conf import settings
 from django.core.management import call_command
+from django.core.management.base import CommandError
 from django.db import connection
 
 from siisurit.errors import PermanentError
@@ -283,7 +284,10 @@ def test_in_process_update_logs_no_token_at_debug_level_and_verbosity_3(clean_sa
         caplog.set_level(logging.DEBUG, logger=name or None)
     stdout, stderr = io.StringIO(), io.StringIO()
 
-    call_command("update_project", "debuglog", "--sync", "-v", "3", stdout=stdout, stderr=stderr)
+    try:
+        call_command("update_project", "debuglog", "--sync", "-v", "3", stdout=stdout, stderr=stderr)
+    except CommandError as error:
+        pytest.fail(f"the update failed: {error}: {stderr.getvalue()}")
 
     assert "done" in stdout.getvalue()
     assert any("GET" in record.getMessage() for record in caplog.records), "urllib3 should log each request"
@@ -346,7 +350,11 @@ def test_explain_work_entry_output_has_no_token(clean_sandbox):
     project = make_project(make_organization(code="explain"), code="app")
     kimai = tracker_row(project, clean_sandbox, "kimai")
     tracker_row(project, clean_sandbox, "github")
-    call_command("update_project", "explain", "--sync", stdout=io.StringIO(), stderr=io.StringIO())
+    stderr = io.StringIO()
+    try:
+        call_command("update_project", "explain", "--sync", stdout=io.StringIO(), stderr=stderr)
+    except CommandError as error:
+        pytest.fail(f"the update failed: {error}: {stderr.getvalue()}")
     assert WorkEntry.objects.filter(tracker=kimai).exists()
     out = io.StringIO()
 

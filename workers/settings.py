@@ -28,6 +28,7 @@ TASK_ROUTES = {
     "tasks.maintenance.*": {"queue": "maintenance"},
 }
 QUEUE_NAMES = ("download", "matching", "maintenance")
+RESULT_BACKEND_CLASS = "workers.result_backend:OneTripRedisBackend"
 
 
 def celery_settings(env: Environment, *, broker_url: str, job_timeout: int) -> dict[str, Any]:
@@ -57,7 +58,8 @@ def celery_settings(env: Environment, *, broker_url: str, job_timeout: int) -> d
     beat_schedule_dir = Path(env.str("SII_DATA_DIR", str(_BASE_DIR / ".siisurit"))) / "beat"
     return {
         "CELERY_BROKER_URL": broker_url,
-        "CELERY_RESULT_BACKEND": broker_url,
+        # Celery's Redis backend, writing each job state in one round trip instead of two (workers/result_backend.py).
+        "CELERY_RESULT_BACKEND": f"{RESULT_BACKEND_CLASS}+{broker_url}",
         # JSON only: pickle would let anyone who can write to Redis run code in the workers.
         "CELERY_TASK_SERIALIZER": "json",
         "CELERY_RESULT_SERIALIZER": "json",
@@ -96,6 +98,8 @@ def celery_settings(env: Environment, *, broker_url: str, job_timeout: int) -> d
         "CELERY_TASK_TRACK_STARTED": True,
         "CELERY_WORKER_SEND_TASK_EVENTS": True,
         "CELERY_TASK_SEND_SENT_EVENT": True,
+        # Publishes a job's `task-received` event after handing the job to a pool process, not before (latency).
+        "CELERY_WORKER_CONSUMER": "workers.consumer:Consumer",
         # Keep Django's LOGGING (its format ties each line to job and project) instead of Celery's own handlers.
         "CELERY_WORKER_HIJACK_ROOT_LOGGER": False,
         "CELERY_TASK_ROUTES": TASK_ROUTES,
@@ -108,6 +112,8 @@ def celery_settings(env: Environment, *, broker_url: str, job_timeout: int) -> d
         # The queue's own settings.
         "SII_REDIS_VISIBILITY_TIMEOUT_IN_SECONDS": visibility_timeout,
         "SII_JOB_MAX_RETRIES": env.int("SII_JOB_MAX_RETRIES", 5, minimum=0),
+        # A job whose worker process dies this many times (OOM, SIGKILL) fails instead of being redelivered again.
+        "SII_JOB_MAX_DELIVERIES": env.int("SII_JOB_MAX_DELIVERIES", 3, minimum=1),
         "SII_JOB_RETRY_BACKOFF_IN_SECONDS": env.int("SII_JOB_RETRY_BACKOFF_IN_SECONDS", 10, minimum=1),
         "SII_JOB_RETRY_BACKOFF_MAX_IN_SECONDS": retry_backoff_max,
         "SII_BEAT_UPDATE_PROJECTS": env.str("SII_BEAT_UPDATE_PROJECTS", "0 * * * *"),

@@ -11,6 +11,7 @@ from celery import Task
 from django.conf import settings
 
 from siisurit.jobs import Progress, Summary, job_execute
+from workers.deliveries import check_deliveries, delivery_count
 from workers.retry import is_retryable, retry_countdown
 
 logger = logging.getLogger(__name__)
@@ -38,6 +39,15 @@ class JobTask(Task):
 
     def run_job(self, **kwargs: Any) -> Summary:
         retries = self.request.retries
+        if not self.request.is_eager:
+            deliveries = delivery_count(
+                self.backend.client,
+                task_id=self.request.id,
+                retries=retries,
+                expires_in_seconds=settings.SII_REDIS_VISIBILITY_TIMEOUT_IN_SECONDS
+                * (settings.SII_JOB_MAX_DELIVERIES + 1),
+            )
+            check_deliveries(deliveries, maximum=settings.SII_JOB_MAX_DELIVERIES, job_name=self.job_name)
         try:
             summary = job_execute(self.job_name, kwargs, job_id=self.request.id, progress=self.progress_publisher())
         except Exception as error:

@@ -28,6 +28,9 @@ from siisurit.connectors.pagination import (
 from siisurit.connectors.records import RecordPage, TaskRecord, WorkRecord
 from siisurit.errors import PermanentError, TransientError
 
+# What reading an answer of unexpected shape raises (a missing key, null where a number was, a bad decimal …).
+MALFORMED_DATA_ERRORS = (KeyError, IndexError, TypeError, ValueError, AttributeError, ArithmeticError)
+
 __all__ = [
     "Connector",
     "DownloadCache",
@@ -116,6 +119,15 @@ class Connector(ABC):
     def download(self, *, since: str | None = None) -> Iterator[RecordPage]:
         """Yield pages of records; `since` None = everything (sets `is_full`), else changes since that cursor."""
 
+    def checked_download(self, *, since: str | None = None) -> Iterator[RecordPage]:
+        """`download`, reporting an answer of unexpected shape (found anywhere in the connector) as PermanentError."""
+        try:
+            yield from self.download(since=since)
+        except MALFORMED_DATA_ERRORS as error:
+            raise PermanentError(
+                f"{self.label}: malformed answer: {type(error).__name__}: {redact(str(error), [self.token])}"
+            ) from None
+
     # --- helpers ------------------------------------------------------------------------------------------------
     @property
     def token(self) -> str:
@@ -152,7 +164,7 @@ class Connector(ABC):
             for item in page.items:
                 try:
                     record = to_record(item)
-                except (KeyError, TypeError, ValueError, AttributeError) as error:
+                except MALFORMED_DATA_ERRORS as error:
                     raise PermanentError(
                         f"{self.label}: malformed item in {page.response.url.split('?')[0]}: "
                         f"{type(error).__name__}: {redact(str(error), [self.token])}"

@@ -8,6 +8,23 @@ from decimal import Decimal
 from typing import Any
 
 
+def _require(condition: bool, message: str) -> None:
+    # TypeError: Connector.record_pages reports it as a malformed item of the tracker (PermanentError).
+    if not condition:
+        raise TypeError(message)
+
+
+def _check_texts(record: object, names: tuple[str, ...]) -> None:
+    for name in names:
+        _require(isinstance(getattr(record, name), str), f"{name} must be text")
+
+
+def _check_time(value: object, name: str, *, optional: bool = True) -> None:
+    if value is None and optional:
+        return
+    _require(isinstance(value, datetime) and value.tzinfo is not None, f"{name} must be a time with a zone")
+
+
 @dataclass(slots=True)
 class TaskRecord:
     """A task (issue, merge request) of a task tracker; `external_id` is unique within the tracker."""
@@ -24,6 +41,18 @@ class TaskRecord:
     closed_at: datetime | None = None
     assignees: list[str] = field(default_factory=list)
 
+    def __post_init__(self) -> None:
+        _check_texts(self, ("external_id", "code", "title", "state", "url"))
+        _require(bool(self.external_id.strip()) and bool(self.code.strip()), "a task needs an id and a code")
+        _require(isinstance(self.is_closed, bool), "is_closed must be true or false")
+        _require(self.estimate_hours is None or isinstance(self.estimate_hours, Decimal), "estimate must be a number")
+        for name in ("created_at", "updated_at", "closed_at"):
+            _check_time(getattr(self, name), name)
+        _require(
+            isinstance(self.assignees, list) and all(isinstance(name, str) for name in self.assignees),
+            "assignees must be names",
+        )
+
 
 @dataclass(slots=True)
 class WorkRecord:
@@ -38,6 +67,17 @@ class WorkRecord:
     breadcrumb_trail: str = ""
     external_task_id: str = ""
     updated_at: datetime | None = None
+
+    def __post_init__(self) -> None:
+        _check_texts(self, ("external_id", "external_username", "external_email", "text", "breadcrumb_trail"))
+        _check_texts(self, ("external_task_id",))
+        _require(bool(self.external_id.strip()), "a work entry needs an id")
+        _check_time(self.started_at, "started_at", optional=False)
+        _check_time(self.updated_at, "updated_at")
+        _require(
+            isinstance(self.duration_seconds, int) and not isinstance(self.duration_seconds, bool),
+            "duration must be whole seconds",
+        )
 
 
 @dataclass(slots=True)

@@ -18,12 +18,12 @@ from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from django.db import transaction
+from django.db import DataError, IntegrityError, transaction
 
 from siisurit.connectors import connector_class
 from siisurit.connectors.cache import DownloadCache, download_cache_redis
 from siisurit.connectors.records import RecordPage
-from siisurit.errors import SiisuritError
+from siisurit.errors import PermanentError, SiisuritError
 from siisurit.models import Tracker
 from siisurit.services.upsert import (
     UpsertCounts,
@@ -152,12 +152,17 @@ def tracker_download(*, tracker_id: str, full: bool = False, progress: Progress 
             """Commit the collected records, then let the cache remember the pages they came from."""
             if not (batch or unchanged_ids or cache_entries):
                 return
-            with transaction.atomic():
-                batch_counts = upsert(
-                    tracker_id=tracker.id, records=batch, resolver=resolver, track_seen=connector.is_full
-                )
-                if connector.is_full and unchanged_ids:
-                    seen_ids_add(unchanged_ids)
+            try:
+                with transaction.atomic():
+                    batch_counts = upsert(
+                        tracker_id=tracker.id, records=batch, resolver=resolver, track_seen=connector.is_full
+                    )
+                    if connector.is_full and unchanged_ids:
+                        seen_ids_add(unchanged_ids)
+            except (DataError, IntegrityError) as error:
+                # Values too long for their column, two tasks with one code: the tracker's data, not ours.
+                reason = str(error).strip().splitlines()[0]
+                raise PermanentError(f"{tracker.name}: the tracker sent data that cannot be stored: {reason}") from None
             if cache_entries:
                 cache.store_pages(cache_entries)
             batch_counts.unchanged += len(unchanged_ids)
@@ -168,7 +173,7 @@ def tracker_download(*, tracker_id: str, full: bool = False, progress: Progress 
         seen_ids_begin()
         try:
             try:
-                for page in _prefetched(connector.download(since=since)):
+                for page in _prefetched(connector.checked_download(since=since)):
                     batch.extend(page.records)
                     unchanged_ids.extend(page.unchanged_ids)
                     cache_entries.extend(page.cache_entries)

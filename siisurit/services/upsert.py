@@ -161,7 +161,11 @@ def seen_ids_end(*, used: bool) -> None:
     """Forget the ids if any were added (the table stays for the next download on this connection)."""
     if used:
         with connection.cursor() as cursor:
-            cursor.execute(f"TRUNCATE {_SEEN}")
+            # After a lost connection this runs on a new session without the temporary table: nothing to forget,
+            # and an error here would hide the (retryable) error that ended the download.
+            cursor.execute("SELECT to_regclass(%s)", [f"pg_temp.{_SEEN}"])
+            if cursor.fetchone()[0] is not None:
+                cursor.execute(f"TRUNCATE {_SEEN}")
 
 
 def _merge(cursor, *, table: str, stage: str, columns: Sequence[tuple[str, str, str]], extra_set: str,

@@ -1,0 +1,77 @@
+"""The result backend writes a job's state in one round trip, and like Celery's never overwrites a stored SUCCESS."""
+
+from __future__ import annotations
+
+import threading
+
+from celery.result import AsyncResult
+from kombu.utils.uuid import uuid
+
+from workers.app import app
+from workers.result_backend import OneTripRedisBackend
+
+
+def test_the_app_uses_the_one_trip_backend():
+    assert isinstance(app.backend, OneTripRedisBackend)
+
+
+def test_states_are_stored_with_the_result_expiry():
+    backend = app.backend
+    job_id = uuid()
+    try:
+        backend.store_result(job_id, {"pid": 1}, "STARTED")
+        assert backend.get_task_meta(job_id)["status"] == "STARTED"
+        backend.store_result(job_id, {"current": 1, "total": 2, "what": "x"}, "PROGRESS")
+        assert backend.get_task_meta(job_id)["result"] == {"current": 1, "total": 2, "what": "x"}
+        assert 0 < backend.client.ttl(backend.get_key_for_task(job_id)) <= backend.expires
+    finally:
+        backend.client.delete(backend.get_key_for_task(job_id))
+
+
+def test_a_late_write_does_not_overwrite_success():
+    backend = app.backend
+    job_id = uuid()
+    try:
+        backend.store_result(job_id, {"done": True}, "SUCCESS")
+        backend.store_result(job_id, {"pid": 1}, "STARTED")  # e.g. a redelivered copy starting
+        meta = backend.get_task_meta(job_id)
+        assert (meta["status"], meta["result"]) == ("SUCCESS", {"done": True})
+    finally:
+        backend.client.delete(backend.get_key_for_task(job_id))
+
+
+def test_a_stored_value_that_is_not_json_is_overwritten():
+    backend = app.backend
+    job_id = uuid()
+    key = backend.get_key_for_task(job_id)
+    try:
+        backend.client.set(key, b"\x80 not json")
+        backend.store_result(job_id, None, "STARTED")
+        assert backend.get_task_meta(job_id)["status"] == "STARTED"
+    finally:
+        backend.client.delete(key)
+
+
+def test_waiting_clients_get_the_published_states():
+    backend = app.backend
+    job_id = uuid()
+    seen: list[str] = []
+    subscribed = threading.Event()
+
+    def finish() -> None:
+        subscribed.wait(10)
+        backend.store_result(job_id, {"current": 1, "total": 1, "what": "x"}, "PROGRESS")
+        backend.store_result(job_id, {"done": True}, "SUCCESS")
+
+    try:
+        result = AsyncResult(job_id, app=app)
+        result.backend.result_consumer.consume_from(job_id)  # subscribed before the writes
+        subscribed.set()
+        writer = threading.Thread(target=finish)
+        writer.start()
+        value = result.get(timeout=10, on_message=lambda meta: seen.append(meta["status"]))
+        writer.join()
+        assert value == {"done": True}
+        assert seen[-1] == "SUCCESS"
+    finally:
+        backend.client.delete(backend.get_key_for_task(job_id))
