@@ -26,3 +26,7 @@ os.environ.setdefault("SII_DATA_DIR", str(_REPO / ".siisurit" / "test"))
 os.environ.setdefault("SII_ENV_FILE", str(_REPO / ".siisurit" / "no-such-env-file"))
 
 from siisurit.settings import *  # noqa: E402, F403
+
+# Worker, beat and Flower subprocesses of the tests use exactly these servers (embedded ones included).
+os.environ["SII_REDIS_URL"] = SII_REDIS_URL  # noqa: F405
+os.environ["SII_REDIS_CACHE_URL"] = SII_REDIS_CACHE_URL  # noqa: F405
