@@ -9,16 +9,13 @@ from __future__ import annotations
 
 import contextvars
 import inspect
-import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import cache
 from typing import Any, Protocol
 
 from django.conf import settings
-from django.db import connections
 from django.utils.module_loading import import_string
 
 from siisurit.logging_context import job_log_context
@@ -28,6 +25,11 @@ Summary = dict[str, Any]
 
 QUEUES = ("download", "matching", "maintenance")
 _running_job_id: contextvars.ContextVar[str] = contextvars.ContextVar("running_job_id", default="")
+
+
+def running_job_id() -> str:
+    """The id of the job this code runs in ("" outside a job); jobs started from it share the id in logs."""
+    return _running_job_id.get()
 
 
 @dataclass(frozen=True)
@@ -69,8 +71,10 @@ def job_get(name: str) -> Job:
 
 
 job_register(Job("download_tracker", "siisurit.services.download.tracker_download", "download", "tracker_id"))
-job_register(Job("update_project", "siisurit.jobs.project_update", "matching", "project_id"))
-job_register(Job("update_all_projects", "siisurit.jobs.projects_update_all", "maintenance", global_lock=True))
+job_register(Job("update_project", "siisurit.services.project_update.project_update", "matching", "project_id"))
+job_register(
+    Job("update_all_projects", "siisurit.services.project_update.projects_update_all", "maintenance", global_lock=True)
+)
 job_register(Job("match_project", "siisurit.matching.service.project_match", "matching", "project_id"))
 job_register(Job("rebuild_reports", "siisurit.reports.service.reports_make", "matching", global_lock=True))
 job_register(Job("clear_caches", "siisurit.services.caches.caches_clear", "maintenance"))
@@ -126,87 +130,6 @@ def job_project_label(kwargs: dict[str, Any]) -> str | None:
     else:
         return None
     return str(project) if project else None
-
-
-# --- Orchestration: updating a project, updating all projects ------------------------------------------------
-
-# Trackers of one project download in parallel threads inside the update job, so that the update holds its
-# project lock for its whole duration (a Celery chord cannot hold one lock across tasks, and a task waiting for
-# subtasks can deadlock a worker whose slots are all taken by waiting updates).
-DOWNLOAD_THREADS = 4
-
-
-def project_tracker_ids(*, project_id: str) -> list[str]:
-    """Ids of the trackers an update of the project downloads."""
-    from siisurit.models import Tracker
-
-    return [
-        str(tracker_id) for tracker_id in Tracker.objects.filter(project_id=project_id).values_list("id", flat=True)
-    ]
-
-
-def project_ids_all() -> list[str]:
-    """Ids of all projects, as the periodic update visits them."""
-    from siisurit.models import Project
-
-    return [str(project_id) for project_id in Project.objects.order_by("id").values_list("id", flat=True)]
-
-
-def project_update(*, project_id: str, progress: Progress | None = None) -> Summary:
-    """Update a project: download all its trackers (in parallel), then match, then rebuild the report views."""
-    from siisurit.errors import AlreadyRunningError
-
-    job_id = _running_job_id.get()
-    tracker_ids = project_tracker_ids(project_id=project_id)
-    total = len(tracker_ids) + 2
-    done = 0
-    progress_lock = threading.Lock()
-
-    def download(tracker_id: str) -> Summary:
-        nonlocal done
-        try:
-            return job_execute("download_tracker", {"tracker_id": tracker_id}, job_id=job_id)
-        finally:
-            connections.close_all()  # this thread's own connections
-            with progress_lock:
-                done += 1
-                if progress:
-                    progress(done, total, f"downloaded tracker {tracker_id}")
-
-    if progress:
-        progress(0, total, "download")
-    with ThreadPoolExecutor(max_workers=DOWNLOAD_THREADS, thread_name_prefix="download") as executor:
-        futures = [executor.submit(contextvars.copy_context().run, download, tracker_id) for tracker_id in tracker_ids]
-        downloads = [future.result() for future in futures]
-    if progress:
-        progress(total - 2, total, "match")
-    matching = job_execute("match_project", {"project_id": project_id}, job_id=job_id)
-    if progress:
-        progress(total - 1, total, "reports")
-    try:
-        reports = job_execute("rebuild_reports", {}, job_id=job_id)
-    except AlreadyRunningError as error:
-        # Report views read live data, so a rebuild that is already running serves this update too.
-        reports = {"skipped": str(error)}
-    if progress:
-        progress(total, total, "done")
-    return {
-        "project_id": project_id,
-        "trackers": len(tracker_ids),
-        "downloads": downloads,
-        "match": matching,
-        "reports": reports,
-    }
-
-
-def projects_update_all(*, progress: Progress | None = None) -> Summary:
-    """The in-process update of every project, one after the other (the queue enqueues one job per project)."""
-    project_ids = project_ids_all()
-    for index, project_id in enumerate(project_ids):
-        if progress:
-            progress(index, len(project_ids), f"project {project_id}")
-        job_execute("update_project", {"project_id": project_id}, job_id=_running_job_id.get())
-    return {"projects": len(project_ids)}
 
 
 # --- Runners: how a command starts a job and waits for it ------------------------------------------------------
