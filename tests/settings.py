@@ -17,7 +17,9 @@ _REPO = Path(__file__).resolve().parent.parent
 TEST_BROKER_DATABASE = 14
 TEST_CACHE_DATABASE = 15
 
-if os.environ.get("SII_REDIS_URL"):
+# Child processes inherit the final URLs (below) and this marker, and use them as they are.
+_PREPARED_MARKER = "SII_TESTS_REDIS_PREPARED"
+if os.environ.get("SII_REDIS_URL") and not os.environ.get(_PREPARED_MARKER):
     os.environ["SII_REDIS_URL"] = redis_url_with_database(os.environ["SII_REDIS_URL"], database=TEST_BROKER_DATABASE)
     os.environ["SII_REDIS_CACHE_URL"] = redis_url_with_database(
         os.environ["SII_REDIS_URL"], database=TEST_CACHE_DATABASE
@@ -30,3 +32,4 @@ from siisurit.settings import *  # noqa: E402, F403
 # Worker, beat and Flower subprocesses of the tests use exactly these servers (embedded ones included).
 os.environ["SII_REDIS_URL"] = SII_REDIS_URL  # noqa: F405
 os.environ["SII_REDIS_CACHE_URL"] = SII_REDIS_CACHE_URL  # noqa: F405
+os.environ[_PREPARED_MARKER] = "1"

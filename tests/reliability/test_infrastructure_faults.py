@@ -14,7 +14,7 @@ from siisurit.models import WorkEntry
 from siisurit.sandbox import SandboxTrackers
 from tests.reliability.conftest import FAST_RETRIES, log_count, sandbox_project, start_job
 from tests.reliability.processes import RedisServer, Worker, child_environment, wait_for
-from tests.settings import TEST_BROKER_DATABASE
+from tests.settings import TEST_BROKER_DATABASE, TEST_CACHE_DATABASE
 from workers.app import app
 
 pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
@@ -70,8 +70,8 @@ def test_redis_restart_loses_no_queued_or_running_job(clean_queues, tmp_path):
         projects = [sandbox_project(sandbox, code=f"p{number}") for number in range(3)]
         with RedisServer(tmp_path) as server:
             environment = child_environment(
-                SII_REDIS_URL=server.url,
-                SII_REDIS_CACHE_URL=server.url.replace("/0", "/1"),
+                SII_REDIS_URL=server.url.replace("/0", f"/{TEST_BROKER_DATABASE}"),
+                SII_REDIS_CACHE_URL=server.url.replace("/0", f"/{TEST_CACHE_DATABASE}"),
                 SII_REDIS_VISIBILITY_TIMEOUT_IN_SECONDS="10",
                 **FAST_RETRIES,
             )
@@ -81,7 +81,6 @@ def test_redis_restart_loses_no_queued_or_running_job(clean_queues, tmp_path):
             with Worker(env=environment) as worker:
                 worker.wait_ready_by_log()
                 wait_for(lambda: sandbox.stats["kimai"]["requests"] >= 1, timeout=20, what="first update running")
-                # Children load tests.settings, which moves the broker to database 14 of the same server.
                 client = server.client(TEST_BROKER_DATABASE)
                 assert client.llen("matching") >= 1, "jobs still queued when Redis goes down"
 
