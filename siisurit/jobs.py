@@ -76,7 +76,7 @@ job_register(
     Job("update_all_projects", "siisurit.services.project_update.projects_update_all", "maintenance", global_lock=True)
 )
 job_register(Job("match_project", "siisurit.matching.service.project_match", "matching", "project_id"))
-job_register(Job("rebuild_reports", "siisurit.reports.service.reports_make", "matching", global_lock=True))
+job_register(Job("rebuild_reports", "siisurit.reports.service.reports_make", "maintenance", global_lock=True))
 job_register(Job("clear_caches", "siisurit.services.caches.caches_clear", "maintenance"))
 
 

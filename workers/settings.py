@@ -18,13 +18,13 @@ HARD_TIME_LIMIT_GRACE = 30
 
 # One routing table: task names are `tasks.<module>.<job>`, so a module's tasks share a queue.
 # `download` is I/O bound (many slots), `matching` is database bound (few slots; project updates run there too,
-# which bounds how many projects update at once), `maintenance` holds small housekeeping jobs.
+# which bounds how many projects update at once), `maintenance` holds report rebuilds and housekeeping jobs.
 TASK_ROUTES = {
     "tasks.download.*": {"queue": "download"},
     "tasks.update.update_project": {"queue": "matching"},
     "tasks.update.*": {"queue": "maintenance"},
     "tasks.matching.*": {"queue": "matching"},
-    "tasks.reports.*": {"queue": "matching"},
+    "tasks.reports.*": {"queue": "maintenance"},
     "tasks.maintenance.*": {"queue": "maintenance"},
 }
 QUEUE_NAMES = ("download", "matching", "maintenance")
