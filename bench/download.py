@@ -62,18 +62,6 @@ def _environment(database: str) -> None:
     os.environ.setdefault("SII_LOG_LEVEL", "WARNING")
 
 
-def _database_ensure(database: str) -> None:
-    import psycopg
-
-    host = os.environ["SII_POSTGRES_HOST"]
-    port = os.environ.get("SII_POSTGRES_PORT", "5432")
-    user = os.environ.get("SII_POSTGRES_USERNAME", "postgres")
-    password = os.environ.get("SII_POSTGRES_PASSWORD", "")
-    with psycopg.connect(host=host, port=port, user=user, password=password, dbname="postgres", autocommit=True) as c:
-        if not c.execute("SELECT 1 FROM pg_database WHERE datname = %s", [database]).fetchone():
-            c.execute(f'CREATE DATABASE "{database}"')
-
-
 class SandboxProcess:
     """SandboxTrackers in a child process; `credentials[kind]` has base_url, api_location, username, token."""
 
@@ -437,11 +425,12 @@ def main() -> None:
     arguments = parser.parse_args()
 
     _environment(arguments.database)
-    _database_ensure(arguments.database)
     import django
 
     django.setup()
     from django.core.management import call_command
+
+    call_command("ensure_database", verbosity=0)
 
     from siisurit.models import Organization
 

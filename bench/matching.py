@@ -49,18 +49,6 @@ def _django_setup(database: str) -> None:
     django.setup()
 
 
-def _database_ensure(database: str) -> None:
-    import psycopg
-
-    host = os.environ["SII_POSTGRES_HOST"]
-    port = os.environ.get("SII_POSTGRES_PORT", "5432")
-    user = os.environ.get("SII_POSTGRES_USERNAME", "postgres")
-    password = os.environ.get("SII_POSTGRES_PASSWORD", "")
-    with psycopg.connect(host=host, port=port, user=user, password=password, dbname="postgres", autocommit=True) as c:
-        if not c.execute("SELECT 1 FROM pg_database WHERE datname = %s", [database]).fetchone():
-            c.execute(f'CREATE DATABASE "{database}"')
-
-
 # --- Data generation -------------------------------------------------------------------------------------------
 
 
@@ -276,10 +264,10 @@ def main() -> None:
         _django_setup(options.database)
         child_match(options.child_match)
         return
-    _environment(options.database)
-    _database_ensure(options.database)
     _django_setup(options.database)
     from django.core.management import call_command
+
+    call_command("ensure_database", verbosity=0)
 
     call_command("migrate", verbosity=0)
 
