@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import threading
-
 from celery.result import AsyncResult
 from kombu.utils.uuid import uuid
 
@@ -55,23 +53,19 @@ def test_a_stored_value_that_is_not_json_is_overwritten():
 def test_waiting_clients_get_the_published_states():
     backend = app.backend
     job_id = uuid()
-    seen: list[str] = []
-    subscribed = threading.Event()
+    channel = backend.get_key_for_task(job_id)
+    pubsub = backend.client.pubsub()
+    try:
+        pubsub.subscribe(channel)
+        assert pubsub.get_message(timeout=5)["type"] == "subscribe"  # subscribed before the writes
 
-    def finish() -> None:
-        subscribed.wait(10)
         backend.store_result(job_id, {"current": 1, "total": 1, "what": "x"}, "PROGRESS")
         backend.store_result(job_id, {"done": True}, "SUCCESS")
 
-    try:
-        result = AsyncResult(job_id, app=app)
-        result.backend.result_consumer.consume_from(job_id)  # subscribed before the writes
-        subscribed.set()
-        writer = threading.Thread(target=finish)
-        writer.start()
-        value = result.get(timeout=10, on_message=lambda meta: seen.append(meta["status"]))
-        writer.join()
-        assert value == {"done": True}
-        assert seen[-1] == "SUCCESS"
+        published = [pubsub.get_message(timeout=5) for _ in range(2)]
+        statuses = [backend.decode_result(message["data"])["status"] for message in published]
+        assert statuses == ["PROGRESS", "SUCCESS"]
+        assert AsyncResult(job_id, app=app).get(timeout=10) == {"done": True}
     finally:
-        backend.client.delete(backend.get_key_for_task(job_id))
+        pubsub.close()
+        backend.client.delete(channel)
