@@ -10,7 +10,8 @@ from siisurit.models.tracker import Tracker
 
 
 class Task(BaseModel):
-    tracker = models.ForeignKey(Tracker, on_delete=models.CASCADE, related_name="tasks")
+    # Indexed by the unique (tracker, code) constraint: no separate index to maintain on every insert.
+    tracker = models.ForeignKey(Tracker, on_delete=models.CASCADE, related_name="tasks", db_index=False)
     code = models.CharField(max_length=100, help_text="#123, !321, ABC-123 or a code from the configuration")
     title = models.CharField(max_length=1000, blank=True, default="")
     state = models.CharField(max_length=100, blank=True, default="")
@@ -37,7 +38,8 @@ class Task(BaseModel):
 
 
 class TaskAssignee(BaseModel):
-    task = models.ForeignKey(Task, on_delete=models.CASCADE, related_name="assignees")
+    # Indexed by the unique (task, external_username) constraint.
+    task = models.ForeignKey(Task, on_delete=models.CASCADE, related_name="assignees", db_index=False)
     external_username = models.CharField(max_length=200)
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True)
 

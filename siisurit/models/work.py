@@ -39,7 +39,8 @@ class WorkMatch(BaseModel):
 
 
 class WorkEntry(BaseModel):
-    tracker = models.ForeignKey(Tracker, on_delete=models.CASCADE, related_name="work_entries")
+    # Indexed by the unique (tracker, external_id) constraint: no separate index to maintain on every insert.
+    tracker = models.ForeignKey(Tracker, on_delete=models.CASCADE, related_name="work_entries", db_index=False)
     external_id = models.CharField(max_length=200)
     external_username = models.CharField(max_length=200, blank=True, default="")
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True)
@@ -59,7 +60,6 @@ class WorkEntry(BaseModel):
         indexes = [
             models.Index(fields=["tracker", "started_at"], name="work_tracker_started"),
             models.Index(fields=["user", "started_at"], name="work_user_started"),
-            models.Index(fields=["task"], name="work_task"),
         ]
 
     def __str__(self) -> str:
