@@ -418,4 +418,5 @@ def test_production_refuses_to_start_without_its_secrets(missing):
     )
 
     assert result.returncode != 0
+    assert result.stderr.strip().splitlines() == [result.stderr.strip()], "one line, no traceback"
     assert missing in result.stderr
