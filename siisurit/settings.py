@@ -36,11 +36,14 @@ else:
     SECRET_KEY = ENV.str("SII_SECRET_KEY", _DEVELOPMENT_SECRET_KEY)
     SII_FERNET_KEYS = ENV.list("SII_FERNET_KEYS", [_DEVELOPMENT_FERNET_KEY])
 DEBUG = IS_LOCAL
-ALLOWED_HOSTS = ENV.list("SII_ALLOWED_HOSTS", [] if IS_PRODUCTION else ["localhost", "127.0.0.1", "[::1]"])
+_LOOPBACK_HOSTS = ["localhost", "127.0.0.1", "[::1]"]
+# Loopback names always: the container health check asks http://127.0.0.1:8000/healthz.
+ALLOWED_HOSTS = [*ENV.list("SII_ALLOWED_HOSTS"), *_LOOPBACK_HOSTS]
 CSRF_TRUSTED_ORIGINS = ENV.list("SII_CSRF_TRUSTED_ORIGINS")
 if IS_PRODUCTION:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
     SECURE_SSL_REDIRECT = ENV.bool("SII_SECURE_SSL_REDIRECT", True)
+    SECURE_REDIRECT_EXEMPT = [r"^healthz$"]  # the health check speaks plain HTTP inside the container network
     SECURE_HSTS_SECONDS = ENV.int("SII_SECURE_HSTS_SECONDS", 31536000, minimum=0)
     SECURE_HSTS_INCLUDE_SUBDOMAINS = True
     SECURE_HSTS_PRELOAD = True
