@@ -6,11 +6,19 @@ import os
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "siisurit.settings")
 
+import sys
+
 import django
 from celery import Celery
 
+from siisurit.environment import ConfigurationError
+
 # Django first: the task base class and the tasks read settings and models when they are imported.
-django.setup()
+try:
+    django.setup()
+except ConfigurationError as error:
+    # A missing or malformed SII_* variable: one line naming it, not a traceback (as manage.py does).
+    sys.exit(f"Configuration error: {error}")
 
 app = Celery("siisurit")
 app.config_from_object("django.conf:settings", namespace="CELERY")
