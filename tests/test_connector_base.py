@@ -63,6 +63,12 @@ def issues_url(sandbox) -> str:
 # --- pure helpers --------------------------------------------------------------------------------------------------
 
 
+def test_redact_hides_credentials_in_urls():
+    redacted = redact("failed for https://alice:ghp_s3cret@ghe.example.com/acme/webshop", [])
+    assert "ghp_s3cret" not in redacted and "alice" not in redacted
+    assert "https://***@ghe.example.com/acme/webshop" in redacted
+
+
 def test_redact_hides_secrets_and_secret_query_parameters():
     text = "GET https://x/api?private_token=abc123&page=2 failed with token s3cr3t-value"
     redacted = redact(text, ["s3cr3t-value"])
@@ -300,6 +306,22 @@ def redirecting_server():
         def do_GET(self):
             port = self.server.server_address[1]
             targets = {"/same": f"http://127.0.0.1:{port}/target", "/elsewhere": f"http://127.0.0.2:{port}/target"}
+            if self.path == "/secondary":
+                body = b'{"message": "You have exceeded a secondary rate limit. Please wait."}'
+                self.send_response(429)
+                self.send_header("x-ratelimit-remaining", "4000")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+                return
+            if self.path == "/foreign-next":
+                body = b"[]"
+                self.send_response(200)
+                self.send_header("Link", f'<http://127.0.0.2:{port}/target?page=2>; rel="next"')
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+                return
             if self.path in targets:
                 self.send_response(301)
                 self.send_header("Location", targets[self.path])
@@ -334,3 +356,16 @@ def test_refuses_redirects_to_another_host(redirecting_server):
     client = HttpClient(label="gitlab tracker 'x'", headers={"PRIVATE-TOKEN": "glpat-secret"}, secrets=["glpat-secret"])
     with pytest.raises(PermanentError, match="redirects to another host"):
         client.get(f"{redirecting_server}/elsewhere")
+
+
+def test_secondary_rate_limit_429_without_retry_after_waits_a_minute(redirecting_server):
+    client = HttpClient(label="github tracker 'x'", headers={"Authorization": "Bearer ghp_secret"})
+    with pytest.raises(TransientError, match="HTTP 429") as error_info:
+        client.get(f"{redirecting_server}/secondary")
+    assert error_info.value.retry_after == 60
+
+
+def test_link_pages_refuse_a_next_page_on_another_host(redirecting_server):
+    client = HttpClient(label="github tracker 'x'", headers={"Authorization": "Bearer ghp_secret"})
+    with pytest.raises(PermanentError, match="another host"):
+        list(link_pages(client, f"{redirecting_server}/foreign-next", conditional=False))

@@ -271,3 +271,11 @@ def test_download_service_second_run_is_incremental_and_cheaper(sandbox, clockod
     assert first["full"] and not second["full"]
     assert second["requests"] < first["requests"]
     assert WorkEntry.objects.get(tracker=clockodo_row, external_id=str(newest)).text == "DEMO-2 edited"
+
+
+def test_credentials_in_location_stay_out_of_api_base_and_messages():
+    location = clockodo_location_parse("https://me%40x.com:s3cret-key@my.clockodo.com/en/projectreports/report/?id=7")
+    assert (location.api_base, location.project_id) == ("https://my.clockodo.com/api", 7)
+    with pytest.raises(PermanentError) as error_info:
+        clockodo_location_parse("https://me:s3cret-key@my.clockodo.com/en/")
+    assert "s3cret-key" not in str(error_info.value)

@@ -55,6 +55,17 @@ def test_can_derive_api_base_from_location(location, expected):
     assert github_repository(location, "test") == expected
 
 
+def test_credentials_in_location_stay_out_of_api_base_and_messages():
+    assert github_repository("https://bob:ghp_s3cret@git.example.com/acme/webshop", "t") == (
+        "https://git.example.com/api/v3",
+        "acme",
+        "webshop",
+    )
+    with pytest.raises(PermanentError) as error_info:
+        github_repository("https://bob:ghp_s3cret@github.com/acme", "tracker 'x'")
+    assert "ghp_s3cret" not in str(error_info.value)
+
+
 def test_fails_on_location_without_repository():
     with pytest.raises(PermanentError, match="names no repository"):
         github_repository("https://github.com/acme", "tracker 'x'")

@@ -64,6 +64,14 @@ def test_location_without_project_or_customer_is_a_permanent_error(url):
         kimai_location_parse(url)
 
 
+def test_credentials_in_location_stay_out_of_api_base_and_messages():
+    location = kimai_location_parse("https://bob:s3cret-pass@example.com/kimai/en/admin/project/5/details")
+    assert location.api_base == "https://example.com/kimai/api"
+    with pytest.raises(PermanentError) as error_info:
+        kimai_location_parse("https://bob:s3cret-pass@example.com/en/timesheet/")
+    assert "s3cret-pass" not in str(error_info.value)
+
+
 def test_modified_after_is_utc_without_offset():
     moment = datetime(2024, 5, 2, 9, 0, tzinfo=timezone(timedelta(hours=2)))
     assert kimai_modified_after(moment) == "2024-05-02T07:00:00"

@@ -329,3 +329,11 @@ def test_download_service_second_run_is_incremental_and_cheaper(sandbox, youtrac
     assert second["requests"] < first["requests"]
     task = Task.objects.get(tracker=youtrack_row, code="DEMO-12")
     assert (task.title, task.is_closed) == ("Edited upstream", True)
+
+
+def test_credentials_in_location_stay_out_of_service_url_and_messages():
+    location = youtrack_location_parse("https://bob:perm-s3cret@example.myjetbrains.com/youtrack/projects/DEMO")
+    assert location.service_url == "https://example.myjetbrains.com/youtrack"
+    with pytest.raises(PermanentError) as error_info:
+        youtrack_location_parse("https://bob:perm-s3cret@example.youtrack.cloud/")
+    assert "perm-s3cret" not in str(error_info.value)

@@ -10,7 +10,7 @@ from django.db import transaction
 
 from siisurit.connectors.cache import DownloadCache, download_cache_redis
 from siisurit.connectors.records import TaskRecord, WorkRecord
-from siisurit.models import Task, TaskAssignee, WorkEntry
+from siisurit.models import MatchOn, Task, TaskAssignee, WorkEntry
 from siisurit.sandbox import SandboxTrackers
 from siisurit.services.download import tracker_download
 from siisurit.services.upsert import tracker_tasks_upsert, tracker_work_entries_upsert
@@ -25,6 +25,7 @@ from tests.factories import (
     make_user_mapping,
     make_user_mapping_entry,
     make_work_entry,
+    make_work_match,
 )
 
 pytestmark = pytest.mark.django_db
@@ -204,6 +205,20 @@ def test_deleting_a_task_unlinks_its_work_entries(sandbox):
     tracker_download(tracker_id=str(tracker.id), full=True)
     entry.refresh_from_db()
     assert entry.task is None
+
+
+def test_deleting_a_task_keeps_the_rules_that_target_it_without_a_target(sandbox):
+    tracker = _github(sandbox)
+    tracker_download(tracker_id=str(tracker.id))
+    code = sandbox.task_codes("github")[0]
+    kimai = make_tracker(tracker.project, api_kind="kimai")
+    rule = make_work_match(
+        tracker, MatchOn.ALWAYS_TO_TASK, [kimai], target_task=Task.objects.get(tracker=tracker, code=code)
+    )
+    sandbox.delete_task("github", code)
+    tracker_download(tracker_id=str(tracker.id), full=True)
+    rule.refresh_from_db()
+    assert rule.target_task is None  # still configured; `update_organization` names the missing task
 
 
 def test_cleared_cache_forces_fresh_complete_download(sandbox):

@@ -393,6 +393,25 @@ def test_rematch_changes_the_recorded_rule_when_only_the_rule_differs(project, k
     assert old.id != new.id
 
 
+def test_rematch_stamps_entries_a_download_changed_even_if_their_match_stays(project, kimai, github):
+    various = make_task(github, code="various", is_declared=True)
+    make_work_match(github, MatchOn.ALWAYS_TO_TASK, [kimai], priority=1, target_task=various)
+    changed, untouched = make_work_entry(kimai, text="before"), make_work_entry(kimai, text="other")
+    _match(project)
+    untouched.refresh_from_db()
+    untouched_matched_at = untouched.matched_at
+    # What a download does to an entry whose content changed upstream (siisurit.services.upsert).
+    WorkEntry.objects.filter(id=changed.id).update(text="after", matched_at=None)
+
+    summary = _match(project)
+
+    changed.refresh_from_db()
+    untouched.refresh_from_db()
+    assert (changed.task_id, changed.matched_at is not None) == (various.id, True)
+    assert untouched.matched_at == untouched_matched_at
+    assert (summary["matched"], summary["changed"]) == (2, 0)
+
+
 def test_progress_reports_entries(project, kimai, github):
     various = make_task(github, code="various", is_declared=True)
     make_work_match(github, MatchOn.ALWAYS_TO_TASK, [kimai], target_task=various)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import json
+import logging
 import os
 import time
 import uuid
@@ -223,3 +224,45 @@ def test_clear_caches_limited_to_an_organization_keeps_other_trackers(transactio
     assert cached_key_count() == 2
     with pytest.raises(CommandError, match="--project needs --organization"):
         run_command("clear_caches", "--sync", "--no-input", "--project", "p")
+
+
+def _no_terminal(prompt: str) -> str:
+    raise EOFError
+
+
+def test_clear_caches_without_a_terminal_to_confirm_cancels(monkeypatch, transactional_db, empty_download_cache):
+    fill_download_cache(str(uuid.uuid4()), 2)
+    monkeypatch.setattr("builtins.input", _no_terminal)
+
+    with pytest.raises(CommandError, match="Cancelled; no cached download was deleted"):
+        run_command("clear_caches", "--sync")
+    assert cached_key_count() == 2
+
+
+def test_clear_caches_rejects_a_tracker_that_is_no_uuid(transactional_db):
+    with pytest.raises(CommandError, match="--tracker: 'github' is not a tracker id"):
+        run_command("clear_caches", "--sync", "--no-input", "--tracker", "github")
+
+
+@pytest.mark.parametrize("timeout", ["0", "-1", "nan", "soon"])
+def test_timeout_must_be_positive_seconds(timeout, transactional_db):
+    with pytest.raises(CommandError, match="--timeout: must be a number of seconds greater than 0"):
+        run_counting_command("never", "--sync", "--timeout", timeout)
+
+
+def test_jobs_limit_must_not_be_negative():
+    with pytest.raises(CommandError, match="--limit: must be a whole number of at least 0"):
+        run_command("jobs", "--limit", "-3")
+
+
+def test_verbosity_0_hides_the_info_log_of_in_process_jobs(caplog, clean_queues, transactional_db):
+    caplog.set_level(logging.INFO)
+    stdout, stderr = io.StringIO(), io.StringIO()
+
+    call_command("make_reports", "--sync", stdout=stdout, stderr=stderr, verbosity=0)
+
+    assert stdout.getvalue() == ""
+    assert [record for record in caplog.records if record.levelno < logging.WARNING] == []
+    assert logging.getLogger("siisurit").level == logging.NOTSET  # restored afterwards
+    call_command("make_reports", "--sync", stdout=stdout, stderr=stderr, verbosity=1)
+    assert any(record.name.startswith("siisurit.") for record in caplog.records)

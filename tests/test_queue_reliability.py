@@ -7,6 +7,8 @@ import time
 
 import pytest
 from celery.result import AsyncResult
+from django.conf import settings
+from kombu.utils.uuid import uuid
 
 from siisurit.errors import PermanentError
 from tests.factories import make_organization, make_project, make_tracker
@@ -15,12 +17,14 @@ from tests.worker import (  # noqa: F401
     celery_worker_thread,
     clean_queues,
     counting,
+    flaky,
     redis_test_client,
     release,
     tracker_failure,
     wait_until_started,
 )
 from workers.app import app
+from workers.deliveries import KEY_PREFIX as DELIVERIES_KEY_PREFIX
 
 pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
 
@@ -78,6 +82,32 @@ def test_job_of_a_killed_worker_is_redelivered_and_completes_once(clean_queues):
     assert int(client.get("siisurit-test:killed:started")) == 2
     assert int(client.get("siisurit-test:killed:completed")) == 1
     assert summary["completed"] == 1
+
+
+def test_a_job_runs_on_each_allowed_delivery_and_fails_past_the_limit(celery_worker_thread):
+    maximum = settings.SII_JOB_MAX_DELIVERIES
+    client = redis_test_client()
+    # As if the worker had died on every earlier delivery of the job's first attempt.
+    last_allowed, one_too_many = uuid(), uuid()
+    client.set(f"{DELIVERIES_KEY_PREFIX}:{last_allowed}:0", maximum - 1, ex=60)
+    client.set(f"{DELIVERIES_KEY_PREFIX}:{one_too_many}:0", maximum, ex=60)
+
+    summary = counting.apply_async(kwargs={"key": "last-allowed"}, task_id=last_allowed).get(timeout=30)
+    refused = counting.apply_async(kwargs={"key": "one-too-many"}, task_id=one_too_many)
+    with pytest.raises(PermanentError, match="SII_JOB_MAX_DELIVERIES"):
+        refused.get(timeout=30)
+
+    assert summary["completed"] == 1
+    assert client.get("siisurit-test:one-too-many:started") is None
+
+
+def test_retries_do_not_count_as_deliveries(celery_worker_thread):
+    failures = settings.SII_JOB_MAX_DELIVERIES + 1
+    assert flaky.max_retries >= failures
+
+    summary = flaky.apply_async(kwargs={"key": "retried-often", "failures": failures}).get(timeout=30)
+
+    assert summary["retries"] == failures
 
 
 def test_results_and_messages_in_redis_hold_no_secret(celery_worker_thread):

@@ -160,3 +160,14 @@ def test_unknown_code_in_a_subprocess_exits_non_zero():
     )
     assert result.returncode != 0
     assert "unknown organization 'nope'" in result.stderr
+
+
+def test_without_a_terminal_to_confirm_nothing_is_removed(two_organizations, monkeypatch):
+    def no_terminal(prompt: str) -> str:
+        raise EOFError
+
+    before = _counts()
+    monkeypatch.setattr("builtins.input", no_terminal)
+    with pytest.raises(CommandError, match="cancelled"):
+        call_command("remove_organization", "doomed", stdout=io.StringIO())
+    assert _counts() == before

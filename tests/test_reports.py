@@ -299,6 +299,14 @@ def test_clear_reports_asks_for_confirmation(monkeypatch):
     assert existing_report_views() == []
 
 
+@pytest.mark.django_db
+def test_clear_reports_at_verbosity_0_prints_nothing(capsys):
+    reports_make()
+    call_command("clear_reports", "--no-input", verbosity=0)
+    assert existing_report_views() == []
+    assert capsys.readouterr().out == ""
+
+
 def test_every_view_has_its_sql_file():
     assert [view.name for view in report_views()] == list(VIEW_NAMES)
     for view in report_views():

@@ -10,10 +10,12 @@ import pytest
 import requests
 from celery.result import AsyncResult
 
+from siisurit.environment import Environment
 from siisurit.errors import AlreadyRunningError, PermanentError, TransientError
 from tests.worker import celery_worker_thread, clean_queues, flaky, permanent, redis_test_client  # noqa: F401
 from workers.app import app
 from workers.retry import is_retryable, retry_countdown
+from workers.settings import celery_settings
 from workers.task_base import JobTask
 
 
@@ -60,6 +62,19 @@ def test_retry_cap_stays_below_the_visibility_timeout():
     assert conf.result_backend_transport_options["visibility_timeout"] == visibility_timeout
     assert JobTask.retry_backoff_max < visibility_timeout
     assert conf.task_time_limit < visibility_timeout or visibility_timeout < 60  # short only in the SIGKILL test
+
+
+@pytest.mark.parametrize("visibility_timeout", [400, 1000, 3000, 10000])
+def test_retry_countdown_plus_longest_run_fits_in_a_custom_visibility_timeout(monkeypatch, visibility_timeout):
+    # A retry stays unacknowledged through its countdown AND its run: both together must end before Redis
+    # hands the message to a second worker.
+    monkeypatch.setenv("SII_REDIS_VISIBILITY_TIMEOUT_IN_SECONDS", str(visibility_timeout))
+    monkeypatch.setenv("SII_JOB_RETRY_BACKOFF_MAX_IN_SECONDS", "3000")
+    conf = celery_settings(Environment(None), broker_url="redis://127.0.0.1:1/0", job_timeout=300)
+
+    longest_run = conf["CELERY_TASK_TIME_LIMIT"]
+    assert conf["SII_JOB_RETRY_BACKOFF_MAX_IN_SECONDS"] + longest_run <= visibility_timeout
+    assert conf["SII_JOB_RETRY_BACKOFF_MAX_IN_SECONDS"] >= 1
 
 
 def test_policy_is_declared_on_the_task_base():

@@ -59,6 +59,7 @@ class CeleryJobHandle:
                 info = meta["result"]
                 progress(info.get("current", 0), info.get("total"), info.get("what", ""))
 
+        connection_errors = tuple(self.app.backend.connection_errors)
         try:
             value = result.get(timeout=timeout, propagate=False, on_message=on_message)
         except CeleryTimeoutError:
@@ -67,6 +68,18 @@ class CeleryJobHandle:
                 "TIMEOUT",
                 error=f"job {self.job_id} did not finish within {timeout:g} s; it goes on: see `manage.py jobs`",
                 error_type="TimeoutError",
+            )
+        except (*connection_errors, RuntimeError) as error:
+            # Redis went away while waiting: Celery gives up reconnecting with a RuntimeError caused by the
+            # connection error. The job itself may go on in its worker; say so instead of a traceback.
+            if isinstance(error, RuntimeError) and not isinstance(error.__cause__, connection_errors):
+                raise
+            return JobOutcome(
+                self.job_id,
+                "UNKNOWN",
+                error=f"lost the connection to the job queue's Redis while waiting for job {self.job_id}; "
+                "it may still run: see `manage.py jobs` once Redis is back",
+                error_type="ConnectionError",
             )
         if result.state == "SUCCESS":
             return JobOutcome(self.job_id, "SUCCESS", summary=value)

@@ -45,8 +45,10 @@ def celery_settings(env: Environment, *, broker_url: str, job_timeout: int) -> d
             "or Redis hands running jobs to a second worker"
         )
     # Redis redelivers a message nobody acknowledged within the visibility timeout. A retry waits in the worker,
-    # unacknowledged, until its countdown ends, so countdowns stay well below it or the retry runs twice.
-    retry_backoff_max = min(retry_backoff_max, max(1, visibility_timeout // 2))
+    # unacknowledged, until its countdown ends and then runs (up to the hard time limit) still unacknowledged, so
+    # countdown + longest run must stay below it, or a long retry is handed to a second worker while it runs.
+    retry_backoff_cap = max(1, min(visibility_timeout // 2, visibility_timeout - hard_time_limit))
+    retry_backoff_max = min(retry_backoff_max, retry_backoff_cap)
     redis_transport_options = {
         "visibility_timeout": visibility_timeout,
         # How often a worker looks for messages of dead workers to redeliver (kombu's default sweeps every

@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qs, urlsplit, urlunsplit
 
+from siisurit.connectors.http import redact, without_userinfo
 from siisurit.errors import PermanentError
 
 APPLICATION_NAME = "Siisurit"
@@ -34,12 +35,12 @@ def clockodo_location_parse(url: str) -> ClockodoLocation:
     """`https://my.clockodo.com/en/projectreports/report/?id=123` (or any URL naming a projects id)."""
     parts = urlsplit(url.strip())
     if parts.scheme not in {"http", "https"} or not parts.netloc:
-        raise PermanentError(f"Clockodo location {url!r} is not an http(s) URL")
+        raise PermanentError(f"Clockodo location {redact(url, ())!r} is not an http(s) URL")
     query = parse_qs(parts.query)
     project_id = _project_id(parts.path, query)
     if project_id is None:
         raise PermanentError(
-            f"Clockodo location {url!r} names no project: use e.g. "
+            f"Clockodo location {redact(url, ())!r} names no project: use e.g. "
             "https://my.clockodo.com/en/projectreports/report/?id=123"
         )
     return ClockodoLocation(base_url=_base_url(parts), project_id=project_id)
@@ -64,7 +65,7 @@ def _base_url(parts: Any) -> str:
             break
         kept.append(segment)
     path = "/" + "/".join(kept) if kept else ""
-    return urlunsplit((parts.scheme, parts.netloc, path, "", ""))
+    return urlunsplit((parts.scheme, without_userinfo(parts.netloc), path, "", ""))
 
 
 def external_application(contact_email: str) -> str:

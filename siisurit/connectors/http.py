@@ -34,6 +34,7 @@ USER_AGENT = "Siisurit (https://github.com/roskakori/siisurit)"
 _RATE_LIMIT_MESSAGES = ("api rate limit exceeded", "you have exceeded a secondary rate limit")
 _SECONDARY_RATE_LIMIT_WAIT_IN_SECONDS = 60.0
 _SECRET_QUERY_PATTERN = re.compile(r"(?i)\b(private_token|access_token|api_?key|apikey|token|password|secret)=[^&\s#]+")
+_URL_USERINFO_PATTERN = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://)[^/\s@]+@")
 _HINTS = {
     400: "the tracker rejected the request; check api_location",
     401: "check api_token (and api_username)",
@@ -45,11 +46,17 @@ _HINTS = {
 
 
 def redact(text: str, secrets: Iterable[str]) -> str:
-    """`text` without any of `secrets` and without secret-looking query parameters."""
+    """`text` without any of `secrets`, secret-looking query parameters and `user:password@` in URLs."""
     for secret in secrets:
         if secret and len(secret) >= 4:
             text = text.replace(secret, "***")
+    text = _URL_USERINFO_PATTERN.sub(lambda match: f"{match.group(1)}***@", text)
     return _SECRET_QUERY_PATTERN.sub(lambda match: f"{match.group(1)}=***", text)
+
+
+def without_userinfo(netloc: str) -> str:
+    """`host[:port]` of a URL's netloc, without any `user:password@` (credentials never go into URLs we build)."""
+    return netloc.rpartition("@")[2]
 
 
 def is_loopback_host(host: str | None) -> bool:
@@ -261,7 +268,7 @@ class HttpClient:
         where = f"{self.label}: HTTP {status} {response.reason or ''}".rstrip() + f" for {self.redact(path)}"
         if status == 429 or status >= 500 or (status == 403 and _is_rate_limited_403(response, message)):
             retry_after = retry_after_seconds(response.headers)
-            if retry_after is None and status == 403 and "secondary" in message.lower():
+            if retry_after is None and status in (403, 429) and "secondary" in message.lower():
                 retry_after = _SECONDARY_RATE_LIMIT_WAIT_IN_SECONDS
             suffix = f", retry after {retry_after:.0f} s" if retry_after is not None else ""
             raise TransientError(f"{where}: {message}{suffix}", retry_after=retry_after)

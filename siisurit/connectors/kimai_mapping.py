@@ -6,8 +6,9 @@ import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import urlsplit, urlunsplit
 
+from siisurit.connectors.http import redact, without_userinfo
 from siisurit.errors import PermanentError
 
 _LOCATION = re.compile(
@@ -39,10 +40,10 @@ def kimai_location_parse(url: str) -> KimaiLocation:
     """Parse `{base}/{locale}/admin/(project|customer|activity)/{id}/details`."""
     text = url.strip()
     parts = urlsplit(text)
-    match = _LOCATION.match(text.split("?", 1)[0].split("#", 1)[0])
+    match = _LOCATION.match(urlunsplit((parts.scheme, without_userinfo(parts.netloc), parts.path, "", "")))
     if parts.scheme not in {"http", "https"} or not parts.netloc or not match or "//" not in match["base"]:
         raise PermanentError(
-            f"Kimai location {url!r} is not a project or customer page like "
+            f"Kimai location {redact(url, ())!r} is not a project or customer page like "
             "https://kimai.example.com/en/admin/project/123/details"
         )
     return KimaiLocation(base_url=match["base"].rstrip("/"), scope=match["kind"], id=int(match["id"]))

@@ -10,6 +10,7 @@ import re
 from dataclasses import dataclass
 from urllib.parse import parse_qs, urlsplit
 
+from siisurit.connectors.http import redact, without_userinfo
 from siisurit.errors import PermanentError
 
 _SCP_REMOTE = re.compile(r"^(?:[\w.-]+@)?(?P<host>[\w.-]+):(?P<path>(?!//)[^\s]+)$")
@@ -39,8 +40,15 @@ def parse_location(api_location: str, label: str) -> Location:
         return Location(f"https://{remote['host']}", remote["host"], _segments(remote["path"]), {})
     parts = urlsplit(text)
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise PermanentError(f"{label}: api_location {api_location!r} is neither a web URL nor a git remote")
-    return Location(f"{parts.scheme}://{parts.netloc}", parts.hostname, _segments(parts.path), parse_qs(parts.query))
+        raise PermanentError(
+            f"{label}: api_location {redact(api_location, ())!r} is neither a web URL nor a git remote"
+        )
+    return Location(
+        f"{parts.scheme}://{without_userinfo(parts.netloc)}",
+        parts.hostname,
+        _segments(parts.path),
+        parse_qs(parts.query),
+    )
 
 
 def _segments(path: str) -> tuple[str, ...]:
@@ -60,7 +68,9 @@ def github_repository(api_location: str, label: str) -> tuple[str, str, str]:
     elif segments[:2] == ("api", "v3") and segments[2:3] == ("repos",):
         segments = segments[3:]
     if len(segments) < 2:
-        raise PermanentError(f"{label}: api_location {api_location!r} names no repository (expected …/owner/repo)")
+        raise PermanentError(
+            f"{label}: api_location {redact(api_location, ())!r} names no repository (expected …/owner/repo)"
+        )
     owner, repository = segments[0], _strip_git(segments[1])
     if location.host in ("github.com", "www.github.com", "api.github.com"):
         return "https://api.github.com", owner, repository
@@ -76,7 +86,9 @@ def gitlab_project(api_location: str, label: str) -> tuple[str, str]:
     if segments[:2] == ("api", "v4") and segments[2:3] == ("projects",):
         segments = segments[3:]
     if len(segments) < 2:
-        raise PermanentError(f"{label}: api_location {api_location!r} names no project (expected …/group/project)")
+        raise PermanentError(
+            f"{label}: api_location {redact(api_location, ())!r} names no project (expected …/group/project)"
+        )
     path = "/".join((*segments[:-1], _strip_git(segments[-1])))
     return f"{location.origin}/api/v4", path
 
@@ -101,7 +113,8 @@ def jira_project(api_location: str, label: str) -> tuple[str, str]:
     key = _jira_key(segments[route:], location.query)
     if key is None:
         raise PermanentError(
-            f"{label}: api_location {api_location!r} names no Jira project (expected …/browse/KEY-1 or …/projects/KEY)"
+            f"{label}: api_location {redact(api_location, ())!r} names no Jira project "
+            "(expected …/browse/KEY-1 or …/projects/KEY)"
         )
     return site, key
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 from siisurit.connectors.http import HttpClient, Response
 from siisurit.errors import PermanentError
@@ -79,6 +80,11 @@ def link_pages(
         response = client.get(next_url, request_params, conditional=conditional)
         cached_next = response.cached.get("next") if response.not_modified else None
         following = cached_next if response.not_modified else response.links.get("next", {}).get("url")
+        if following and urlsplit(following).netloc != urlsplit(url).netloc:
+            # The session sends the credentials with every request: never to a host the tracker merely names.
+            raise PermanentError(
+                f"{client.label}: the next page link points to another host ({urlsplit(following).hostname})"
+            )
         yield from _pages(client, response, items_key, None, following)
         next_url, request_params = following, None
 

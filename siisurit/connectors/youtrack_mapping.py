@@ -8,6 +8,7 @@ from decimal import Decimal
 from typing import Any
 from urllib.parse import parse_qs, urlsplit, urlunsplit
 
+from siisurit.connectors.http import redact, without_userinfo
 from siisurit.errors import PermanentError
 
 #: Path segments that start a YouTrack UI route; the service URL is everything before the first of them.
@@ -65,15 +66,17 @@ def youtrack_location_parse(url: str) -> YouTrackLocation:
     """Parse any YouTrack browser URL naming a project (newIssue?project=, /projects/X, /issue/X-12, /issues/X)."""
     parts = urlsplit(url.strip())
     if parts.scheme not in {"http", "https"} or not parts.netloc:
-        raise PermanentError(f"YouTrack location {url!r} is not an http(s) URL")
+        raise PermanentError(f"YouTrack location {redact(url, ())!r} is not an http(s) URL")
     segments = [segment for segment in parts.path.split("/") if segment]
     route_index = next((index for index, segment in enumerate(segments) if segment in UI_ROUTES), len(segments))
     service_path = "/".join(segments[:route_index])
-    service_url = urlunsplit((parts.scheme, parts.netloc, f"/{service_path}" if service_path else "", "", ""))
+    service_url = urlunsplit(
+        (parts.scheme, without_userinfo(parts.netloc), f"/{service_path}" if service_path else "", "", "")
+    )
     project = _project_of(segments[route_index:], parse_qs(parts.query))
     if not project:
         raise PermanentError(
-            f"YouTrack location {url!r} names no project: use e.g. {service_url}/projects/DEMO "
+            f"YouTrack location {redact(url, ())!r} names no project: use e.g. {service_url}/projects/DEMO "
             f"or {service_url}/newIssue?project=DEMO"
         )
     return YouTrackLocation(service_url=service_url, project=project)

@@ -9,7 +9,10 @@ With `SII_USE_ASYNC_QUEUE=false` every job runs in this process, as with `--sync
 from __future__ import annotations
 
 import json
-from argparse import ArgumentParser
+import logging
+from argparse import ArgumentParser, ArgumentTypeError
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
@@ -17,6 +20,20 @@ from tqdm import tqdm
 
 from siisurit.jobs import JobHandle, JobOutcome, JobQueueError, JobRequest, JobRunner, job_get, job_runner
 from siisurit.management.job_summary import summary_lines
+
+# Loggers of in-process jobs (--sync or SII_USE_ASYNC_QUEUE=false): at verbosity 0 only their warnings and errors show.
+_JOB_LOGGERS = ("siisurit", "workers", "tasks")
+
+
+def positive_seconds(text: str) -> float:
+    """argparse type of `--timeout`: a number of seconds greater than 0."""
+    try:
+        seconds = float(text)
+    except ValueError:
+        seconds = 0.0
+    if not seconds > 0:  # also rejects nan
+        raise ArgumentTypeError(f"must be a number of seconds greater than 0, not {text!r}")
+    return seconds
 
 
 class JobCommand(BaseCommand):
@@ -33,22 +50,35 @@ class JobCommand(BaseCommand):
         self.add_job_arguments(parser)
         group = parser.add_argument_group("job options")
         group.add_argument(
-            "--no-wait", action="store_true", help="enqueue the job, print its id and return without waiting"
+            "--no-wait",
+            action="store_true",
+            help="enqueue the job, print its id and return without waiting (default: wait for the job to end)",
         )
         group.add_argument(
-            "--sync", action="store_true", help="run the job in this process instead of a worker (same lock)"
+            "--sync",
+            action="store_true",
+            help="run the job in this process instead of a worker, with the same lock (default: on a worker, "
+            "unless SII_USE_ASYNC_QUEUE=false)",
         )
         group.add_argument(
             "--timeout",
-            type=float,
+            type=positive_seconds,
             default=None,
             metavar="SECONDS",
             help="stop waiting after SECONDS (the job goes on; default: wait until it ends)",
         )
-        group.add_argument("--no-progress-bar", action="store_true", help="do not show a progress bar")
+        group.add_argument(
+            "--no-progress-bar",
+            action="store_true",
+            help="do not show a progress bar (default: show one when stderr is a terminal)",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         self.verbosity = options["verbosity"]
+        with _quiet_job_logging(quiet=self.verbosity == 0):
+            self._handle_jobs(options)
+
+    def _handle_jobs(self, options: dict[str, Any]) -> None:
         requests = self.job_requests(**options)
         if not requests:
             if self.verbosity >= 1:
@@ -104,6 +134,20 @@ class JobCommand(BaseCommand):
         else:
             kind = f"{outcome.error_type}: " if outcome.error_type else ""
             self.stderr.write(f"{request.title}: {outcome.state.lower()} (job {outcome.job_id}) {kind}{outcome.error}")
+
+
+@contextmanager
+def _quiet_job_logging(*, quiet: bool) -> Iterator[None]:
+    """With `quiet`, raise the job loggers to WARNING for the duration (verbosity 0 shows only problems)."""
+    loggers = [logging.getLogger(name) for name in _JOB_LOGGERS] if quiet else []
+    levels = [logger.level for logger in loggers]
+    for logger in loggers:
+        logger.setLevel(max(logger.getEffectiveLevel(), logging.WARNING))
+    try:
+        yield
+    finally:
+        for logger, level in zip(loggers, levels, strict=True):
+            logger.setLevel(level)
 
 
 class _ProgressBar:

@@ -3,7 +3,8 @@
 Entries are streamed tracker by tracker through a server-side cursor (only the columns the rules need), decided in
 Python with precompiled rules and dict lookups, and only entries whose result differs from the stored one are
 COPYed into a temporary table; one UPDATE … FROM then writes them. Memory stays flat (one chunk at a time), cost
-grows linearly, and a re-match after a rule change touches exactly the entries whose result changed.
+grows linearly, and a re-match after a rule change touches exactly the entries whose result changed (plus matched
+entries a download changed since, marked by `matched_at` NULL, which get their `matched_at` again).
 """
 
 from __future__ import annotations
@@ -26,7 +27,8 @@ RESULT_TABLE = "siisurit_match_result"
 WORK_MEM = "128MB"
 
 _SELECT_ENTRIES = f"""
-    SELECT id::text, text, breadcrumb_trail, external_task_id, task_id::text, work_match_id::text
+    SELECT id::text, text, breadcrumb_trail, external_task_id, task_id::text, work_match_id::text,
+        matched_at IS NULL
     FROM {WorkEntry._meta.db_table}
     WHERE tracker_id = %s
 """
@@ -38,7 +40,11 @@ _UPDATE_CHANGED = f"""
         matched_at = CASE WHEN result.task_id IS NULL THEN NULL ELSE now() END
     FROM {RESULT_TABLE} AS result
     WHERE entry.id = result.id
-      AND (entry.task_id IS DISTINCT FROM result.task_id OR entry.work_match_id IS DISTINCT FROM result.work_match_id)
+      AND (
+        entry.task_id IS DISTINCT FROM result.task_id
+        OR entry.work_match_id IS DISTINCT FROM result.work_match_id
+        OR (entry.matched_at IS NULL AND result.task_id IS NOT NULL)
+      )
 """
 
 
@@ -86,15 +92,20 @@ def project_entries_match(project_rules: ProjectRules, *, progress: Progress | N
                 entries.execute(_SELECT_ENTRIES, [tracker_id])
                 while chunk := entries.fetchmany(CHUNK_SIZE):
                     changed_rows = []
-                    for entry_id, text, breadcrumb_trail, external_task_id, old_task_id, old_work_match_id in chunk:
-                        result = first_match(rules, text, breadcrumb_trail, external_task_id) if rules else None
+                    for entry_id, text, breadcrumb, external_task_id, old_task_id, old_match_id, unstamped in chunk:
+                        result = first_match(rules, text, breadcrumb, external_task_id) if rules else None
                         if result is None:
-                            if old_task_id is not None or old_work_match_id is not None:
+                            if old_task_id is not None or old_match_id is not None:
                                 changed_rows.append(f"{entry_id}\t\\N\t\\N\n")
+                                counts.changed += 1
                             continue
                         task_id, work_match_id = result
                         counts.matched_by_rule[work_match_id] += 1
-                        if task_id != old_task_id or work_match_id != old_work_match_id:
+                        if task_id != old_task_id or work_match_id != old_match_id:
+                            changed_rows.append(f"{entry_id}\t{task_id}\t{work_match_id}\n")
+                            counts.changed += 1
+                        elif unstamped:
+                            # Same match, but a download changed the entry since (matched_at = NULL): confirm it.
                             changed_rows.append(f"{entry_id}\t{task_id}\t{work_match_id}\n")
                     counts.entries += len(chunk)
                     if changed_rows:
@@ -106,6 +117,5 @@ def project_entries_match(project_rules: ProjectRules, *, progress: Progress | N
             progress(counts.entries, total, "writing changed matches")
         cursor.execute(f"ANALYZE {RESULT_TABLE}")
         cursor.execute(_UPDATE_CHANGED)
-        counts.changed = cursor.rowcount
         cursor.execute(f"DROP TABLE {RESULT_TABLE}")
     return counts

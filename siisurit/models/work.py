@@ -26,7 +26,10 @@ class WorkMatch(BaseModel):
     priority = models.IntegerField(default=0, help_text="higher is tried first")
     position = models.PositiveIntegerField(default=0, help_text="declaration order, breaks priority ties")
     source_work_trackers = models.ManyToManyField(Tracker, related_name="sourcing_work_matches")
-    target_task = models.ForeignKey(Task, on_delete=models.CASCADE, null=True, blank=True, related_name="+")
+    # A target task deleted upstream leaves the rule in place without a target: it no longer applies (matching
+    # reports it as invalid) and the next `update_organization` names the missing task, instead of the rule
+    # silently vanishing from the configuration.
+    target_task = models.ForeignKey(Task, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
     text_pattern = models.CharField(max_length=1000, blank=True, default="")
     breadcrumb_trail_pattern = models.CharField(max_length=1000, blank=True, default="")
 

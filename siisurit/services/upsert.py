@@ -374,7 +374,7 @@ def tracker_unseen_delete(*, tracker_id: UUID, holds: str) -> int:
 
 
 def _tasks_delete(task_ids: list[UUID]) -> int:
-    """Delete tasks through the ORM (work entries pointing to them are unlinked, rules targeting them go too)."""
+    """Delete tasks through the ORM (work entries pointing to them and rules targeting them are unlinked)."""
     deleted = 0
     for start in range(0, len(task_ids), _DELETE_BATCH_SIZE):
         batch = task_ids[start : start + _DELETE_BATCH_SIZE]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from argparse import ArgumentParser
 from typing import Any
 
@@ -18,25 +19,41 @@ class Command(JobCommand):
     )
 
     def add_job_arguments(self, parser: ArgumentParser) -> None:
-        parser.add_argument("--organization", metavar="CODE", help="only the trackers of this organization")
         parser.add_argument(
-            "--project", metavar="CODE", help="only the trackers of this project (needs --organization)"
+            "--organization", metavar="CODE", help="only the trackers of this organization (default: all trackers)"
         )
-        parser.add_argument("--tracker", metavar="UUID", help="only this tracker")
-        parser.add_argument("--dry-run", action="store_true", help="count the cached responses, delete nothing")
-        parser.add_argument("--no-input", "--noinput", action="store_true", help="do not ask for confirmation")
+        parser.add_argument(
+            "--project",
+            metavar="CODE",
+            help="only the trackers of this project (needs --organization; default: all its projects)",
+        )
+        parser.add_argument("--tracker", metavar="UUID", help="only the tracker with this id (default: all)")
+        parser.add_argument(
+            "--dry-run", action="store_true", help="count the cached responses, delete nothing (default: off)"
+        )
+        parser.add_argument(
+            "--no-input", "--noinput", action="store_true", help="do not ask for confirmation (default: ask)"
+        )
 
     def job_requests(self, **options: Any) -> list[JobRequest]:
         if options["project"] and not options["organization"]:
             raise CommandError("--project needs --organization")
+        if options["tracker"]:
+            try:
+                options["tracker"] = str(uuid.UUID(options["tracker"]))
+            except ValueError:
+                raise CommandError(f"--tracker: {options['tracker']!r} is not a tracker id (UUID)") from None
         scope = (
             " ".join(f"{name} {options[name]}" for name in ("organization", "project", "tracker") if options[name])
             or "all trackers"
         )
         if not (options["dry_run"] or options["no_input"]):
-            answer = input(f"Delete the cached downloads of {scope}? [y/N] ")
+            try:
+                answer = input(f"Delete the cached downloads of {scope}? [y/N] ")
+            except EOFError:  # no terminal to answer from (cron, pipe): as good as "no"
+                answer = ""
             if answer.strip().lower() not in ("y", "yes"):
-                raise CommandError("cancelled")
+                raise CommandError("Cancelled; no cached download was deleted (use --no-input to skip the question).")
         kwargs = {
             "organization_code": options["organization"],
             "project_code": options["project"],

@@ -40,6 +40,8 @@ class Command(BaseCommand):
             summary = reports_clear()
         except SiisuritError as error:
             raise CommandError(str(error)) from None
+        if options["verbosity"] < 1:
+            return
         names = ", ".join(f"report.{name}" for name in summary["dropped"]) or "none (no report view existed)"
         self.stdout.write(self.style.SUCCESS(f"Dropped: {names}"))
 

@@ -102,7 +102,11 @@ class Command(BaseCommand):
             metavar="YAML",
             help="organization to import and update (default: examples/demo-organization.yaml)",
         )
-        parser.add_argument("--no-progress-bar", action="store_true", help="do not show progress bars")
+        parser.add_argument(
+            "--no-progress-bar",
+            action="store_true",
+            help="do not show progress bars (default: show them on a terminal)",
+        )
         parser.add_argument(
             "--no-superuser", action="store_true",
             help=f"do not create the demo superuser '{DEMO_SUPERUSER_USERNAME}' (default: create it, local only)",

@@ -24,7 +24,9 @@ class Command(JobCommand):
         parser.add_argument("project", metavar="PROJECT", help="project code")
         parser.add_argument("trackers", metavar="TRACKER", nargs="*", help="tracker names (default: all)")
         parser.add_argument(
-            "--full", action="store_true", help="list everything (not only changes) and delete what is gone upstream"
+            "--full",
+            action="store_true",
+            help="list everything (not only changes) and delete what is gone upstream (default: only changes)",
         )
 
     def job_requests(self, **options: Any) -> list[JobRequest]:

@@ -45,11 +45,21 @@ class Command(BaseCommand):
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("--id", dest="entry_id", metavar="UUID", help="the work entry with this id")
-        parser.add_argument("--username", metavar="NAME", help="only entries of this Siisurit user")
-        parser.add_argument("--max-count", metavar="N", help="at most the N most recent entries")
-        parser.add_argument("--started-from", metavar="TIME", help="entries started at or after (ISO 8601, offset/Z)")
-        parser.add_argument("--started-until", metavar="TIME", help="entries started before (ISO 8601, offset/Z)")
+        parser.add_argument("--id", dest="entry_id", metavar="UUID", help="the work entry with this id (default: any)")
+        parser.add_argument(
+            "--username", metavar="NAME", help="only entries of this Siisurit user (default: all users)"
+        )
+        parser.add_argument("--max-count", metavar="N", help="at most the N most recent entries (default: no limit)")
+        parser.add_argument(
+            "--started-from",
+            metavar="TIME",
+            help="entries started at or after (ISO 8601, offset/Z; default: no lower bound)",
+        )
+        parser.add_argument(
+            "--started-until",
+            metavar="TIME",
+            help="entries started before (ISO 8601, offset/Z; default: no upper bound)",
+        )
 
     def handle(self, *args, **options) -> None:
         entries = self._selected_entries(options)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from argparse import ArgumentParser
+from argparse import ArgumentParser, ArgumentTypeError
 from typing import Any
 
 from django.conf import settings
@@ -14,12 +14,25 @@ from django.utils.module_loading import import_string
 QUEUE_STATUS = "workers.status.queue_status"
 
 
+def _count(text: str) -> int:
+    """argparse type of `--limit`: a whole number of at least 0."""
+    try:
+        number = int(text)
+    except ValueError:
+        number = -1
+    if number < 0:
+        raise ArgumentTypeError(f"must be a whole number of at least 0, not {text!r}")
+    return number
+
+
 class Command(BaseCommand):
     help = "Show live workers, queue lengths, running jobs and recent jobs with state, progress, runtime and error."
 
     def add_arguments(self, parser: ArgumentParser) -> None:
-        parser.add_argument("--limit", type=int, default=20, metavar="N", help="show the N most recent jobs")
-        parser.add_argument("--json", action="store_true", help="print JSON instead of tables")
+        parser.add_argument(
+            "--limit", type=_count, default=20, metavar="N", help="show the N most recent jobs (default: 20)"
+        )
+        parser.add_argument("--json", action="store_true", help="print JSON instead of tables (default: tables)")
 
     def handle(self, *args: Any, **options: Any) -> None:
         if not settings.SII_USE_ASYNC_QUEUE:

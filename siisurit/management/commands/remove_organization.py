@@ -41,7 +41,10 @@ class Command(BaseCommand):
         if options["dry_run"]:
             return
         if options["interactive"]:
-            answer = input("Type 'yes' to continue, or anything else to cancel: ")
+            try:
+                answer = input("Type 'yes' to continue, or anything else to cancel: ")
+            except EOFError:  # no terminal to answer from (cron, pipe): as good as "no"
+                answer = ""
             if answer.strip() != "yes":
                 raise CommandError("Removal cancelled; nothing was removed.")
         try:

@@ -15,8 +15,7 @@ select
     work.duration_seconds::numeric / 3600 as duration_in_hours,
     work.text as work_text,
     work.breadcrumb_trail,
-    work.external_task_id,
-    work.matched_at as match_attempted_at
+    work.external_task_id
 from siisurit_workentry as work
 join siisurit_tracker as work_tracker on work_tracker.id = work.tracker_id
 join siisurit_project as project on project.id = work_tracker.project_id
