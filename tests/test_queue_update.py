@@ -11,7 +11,7 @@ from django.core.management.base import CommandError
 
 from siisurit.errors import AlreadyRunningError
 from siisurit.jobs import job_execute
-from tests.factories import make_organization, make_project
+from tests.factories import make_organization, make_project, make_tracker
 from tests.worker import celery_worker_thread, clean_queues  # noqa: F401
 from workers.locks import job_lock
 
@@ -59,3 +59,16 @@ def test_unknown_organization_or_project_is_a_command_error():
         call_command("update_project", "nope", "--sync")
     with pytest.raises(CommandError, match="project acme/nope does not exist"):
         call_command("update_project", "acme", "nope", "--sync")
+
+
+def test_in_process_update_of_all_projects_goes_on_after_a_failing_project(clean_queues):
+    organization = make_organization(code="acme")
+    broken = make_project(organization, code="broken")
+    make_tracker(broken, name="gone", api_kind="github", api_location="http://127.0.0.1:9/acme/gone")
+    make_project(organization, code="fine")
+
+    summary = job_execute("update_all_projects", {}, job_id="test-update-all")
+
+    assert summary["projects"] == 2
+    assert [failure["project_id"] for failure in summary["failed"]] == [str(broken.id)]
+    assert "gone" in summary["failed"][0]["error"]

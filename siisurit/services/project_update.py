@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import contextvars
+import logging
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
 from django.db import connections
 
-from siisurit.errors import AlreadyRunningError
+from siisurit.errors import AlreadyRunningError, SiisuritError
 from siisurit.jobs import Progress, Summary, job_execute, running_job_id
 from siisurit.models import Project, Tracker
+
+logger = logging.getLogger(__name__)
 
 # Trackers of one project download in parallel threads inside the update job, so that the update holds its
 # project lock for its whole duration (a Celery chord cannot hold one lock across tasks, and a task waiting for
@@ -76,10 +79,19 @@ def project_update(*, project_id: str, progress: Progress | None = None) -> Summ
 
 
 def projects_update_all(*, progress: Progress | None = None) -> Summary:
-    """The in-process update of every project, one after the other (the queue enqueues one job per project)."""
+    """The in-process update of every project, one after the other (the queue enqueues one job per project).
+
+    As with separate jobs on the queue, one project's failure (a bad token, an update already running) does not
+    stop the others: it is logged and listed in the summary.
+    """
     project_ids = project_ids_all()
+    failed = []
     for index, project_id in enumerate(project_ids):
         if progress:
             progress(index, len(project_ids), f"project {project_id}")
-        job_execute("update_project", {"project_id": project_id}, job_id=running_job_id())
-    return {"projects": len(project_ids)}
+        try:
+            job_execute("update_project", {"project_id": project_id}, job_id=running_job_id())
+        except SiisuritError as error:
+            logger.warning("update of project %s failed: %s", project_id, error)
+            failed.append({"project_id": project_id, "error": str(error)})
+    return {"projects": len(project_ids), "failed": failed}
