@@ -26,6 +26,18 @@ def job_log_context(*, job_id: str | None = None, project: str | None = None) ->
             variable.reset(token)
 
 
+def job_log_context_begin(*, job_id: str) -> None:
+    """Start a job's log context where no `with` block fits (worker signals before and after a task)."""
+    _job_id.set(job_id)
+    _project.set("-")
+
+
+def job_log_context_end() -> None:
+    """End what `job_log_context_begin` started: log records carry no job again."""
+    _job_id.set("-")
+    _project.set("-")
+
+
 class JobContextFilter(logging.Filter):
     """Adds `job_id` and `project` attributes to every record (`-` outside a job)."""
 

@@ -2,25 +2,20 @@
 
 from __future__ import annotations
 
-from contextlib import AbstractContextManager
 from typing import Any
 
 from celery.signals import task_postrun, task_prerun
 
-from siisurit.logging_context import job_log_context
-
-_contexts: dict[str, AbstractContextManager[None]] = {}
+from siisurit.logging_context import job_log_context_begin, job_log_context_end
 
 
+# Plain set/clear rather than context-variable tokens: a token must be reset in the context that made it, which
+# the two signals of one task do not guarantee.
 @task_prerun.connect
 def enter_job_log_context(task_id: str, **_: Any) -> None:
-    context = job_log_context(job_id=task_id)
-    context.__enter__()
-    _contexts[task_id] = context
+    job_log_context_begin(job_id=task_id)
 
 
 @task_postrun.connect
 def leave_job_log_context(task_id: str, **_: Any) -> None:
-    context = _contexts.pop(task_id, None)
-    if context is not None:
-        context.__exit__(None, None, None)
+    job_log_context_end()

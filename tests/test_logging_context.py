@@ -1,0 +1,36 @@
+"""Log lines of a job carry its job id and project; outside a job they carry `-`."""
+
+from __future__ import annotations
+
+import logging
+
+from siisurit.logging_context import JobContextFilter, job_log_context, job_log_context_begin, job_log_context_end
+from workers.signals import enter_job_log_context, leave_job_log_context
+
+
+def _tagged(message: str) -> tuple[str, str]:
+    record = logging.LogRecord("siisurit.test", logging.INFO, __file__, 1, message, None, None)
+    assert JobContextFilter().filter(record)
+    return record.job_id, record.project
+
+
+def test_lines_inside_a_job_carry_job_and_project():
+    with job_log_context(job_id="job-1", project="acme/web"):
+        assert _tagged("inside") == ("job-1", "acme/web")
+    assert _tagged("after") == ("-", "-")
+
+
+def test_worker_signals_start_and_end_the_context_of_a_task():
+    enter_job_log_context(task_id="task-7")
+    with job_log_context(project="acme/app"):
+        assert _tagged("in the job") == ("task-7", "acme/app")
+    assert _tagged("between") == ("task-7", "-")
+    leave_job_log_context(task_id="task-7")
+    assert _tagged("after the task") == ("-", "-")
+
+
+def test_ending_a_context_that_began_elsewhere_is_harmless():
+    job_log_context_begin(job_id="job-2")
+    job_log_context_end()
+    job_log_context_end()
+    assert _tagged("after") == ("-", "-")
