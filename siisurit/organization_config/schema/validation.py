@@ -100,10 +100,8 @@ def _profiles(parent: Section, username_references: list[tuple[str, int, str]]) 
         section.check_unknown_keys()
         if not username:
             continue
-        if username in first_lines:
-            section.problem("username", f"duplicate member '{username}' (first on line {first_lines[username]})")
+        if not _first_occurrence(section, "username", username, first_lines, "member"):
             continue
-        first_lines[username] = section.key_line("username")
         username_references.append((username, section.key_line("username"), section.child_path("username")))
         profiles.append(ProfileConfig(username=username, line=section.line))
     return profiles
@@ -120,10 +118,8 @@ def _user_mappings(parent: Section, username_references: list[tuple[str, int, st
             section.problem("fallback", f'unknown fallback {fallback!r} (expected "default" or nothing)')
         entries = _user_mapping_entries(section, username_references)
         section.check_unknown_keys()
-        if name in first_lines:
-            section.problem("name", f"duplicate user mapping '{name}' (first on line {first_lines[name]})")
+        if not _first_occurrence(section, "name", name, first_lines, "user mapping"):
             continue
-        first_lines[name] = section.key_line("name")
         mappings.append(UserMappingConfig(name=name, fallback=fallback, entries=entries, line=section.line))
     return mappings
 
@@ -139,13 +135,8 @@ def _user_mapping_entries(
         section.check_unknown_keys()
         if not external_username or not username:
             continue
-        if external_username in first_lines:
-            section.problem(
-                "external_username",
-                f"duplicate external username '{external_username}' (first on line {first_lines[external_username]})",
-            )
+        if not _first_occurrence(section, "external_username", external_username, first_lines, "external username"):
             continue
-        first_lines[external_username] = section.key_line("external_username")
         username_references.append((username, section.key_line("username"), section.child_path("username")))
         entries.append(
             UserMappingEntryConfig(external_username=external_username, username=username, line=section.line)
@@ -161,10 +152,8 @@ def _projects(parent: Section, mapping_names: set[str]) -> list[ProjectConfig]:
         name = section.text("name", required=True, max_length=200)
         trackers = _trackers(section, mapping_names)
         section.check_unknown_keys()
-        if code in first_lines:
-            section.problem("code", f"duplicate project code '{code}' (first on line {first_lines[code]})")
+        if not _first_occurrence(section, "code", code, first_lines, "project code"):
             continue
-        first_lines[code] = section.key_line("code")
         projects.append(ProjectConfig(code=code, name=name, trackers=trackers, line=section.line))
     return projects
 
@@ -200,10 +189,8 @@ def _trackers(parent: Section, mapping_names: set[str]) -> list[TrackerConfig]:
             section.problem("api_custom_assignee_fields", "is too long (at most 500 characters)")
         work_match_sections = section.sections("work_matches")
         section.check_unknown_keys()
-        if name in first_lines:
-            section.problem("name", f"duplicate tracker name '{name}' (first on line {first_lines[name]})")
+        if not _first_occurrence(section, "name", name, first_lines, "tracker name"):
             continue
-        first_lines[name] = section.key_line("name")
         trackers.append(tracker)
         tracker.work_matches.extend(_work_match(work_match_section) for work_match_section in work_match_sections)
     tracker_names = set(first_lines)
@@ -230,10 +217,8 @@ def _tasks(parent: Section) -> list[TaskConfig]:
         title = section.text("title", max_length=1000) or code
         estimate_hours = section.decimal("estimates")
         section.check_unknown_keys()
-        if code in first_lines:
-            section.problem("code", f"duplicate task code '{code}' (first on line {first_lines[code]})")
+        if not _first_occurrence(section, "code", code, first_lines, "task code"):
             continue
-        first_lines[code] = section.key_line("code")
         tasks.append(TaskConfig(code=code, title=title, estimate_hours=estimate_hours, line=section.line))
     return tasks
 
@@ -311,4 +296,13 @@ def _is_timezone(name: str) -> bool:
         zoneinfo.ZoneInfo(name)
     except (zoneinfo.ZoneInfoNotFoundError, ValueError):
         return False
+    return True
+
+
+def _first_occurrence(section: Section, key: str, value: str, first_lines: dict[str, int], what: str) -> bool:
+    """True the first time `value` appears; a later time reports a duplicate naming the line of the first."""
+    if value in first_lines:
+        section.problem(key, f"duplicate {what} '{value}' (first on line {first_lines[value]})")
+        return False
+    first_lines[value] = section.key_line(key)
     return True
