@@ -134,11 +134,11 @@ def _tracker(project, name: str, kind: str, credentials: dict):
 def _wipe() -> None:
     from django.db import connection
 
-    from siisurit.connectors.cache import download_cache_redis
+    from siisurit.connectors.cache import download_cache_client
 
     with connection.cursor() as cursor:
         cursor.execute("TRUNCATE siisurit_organization CASCADE")
-    client = download_cache_redis()
+    client = download_cache_client()
     for key in client.scan_iter(match="siisurit:download:*", count=1000):
         client.delete(key)
 

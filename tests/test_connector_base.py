@@ -216,9 +216,9 @@ def test_link_pages_follow_rel_next(sandbox):
 
 
 def test_link_pages_answer_304_with_cached_ids_and_next_page(sandbox):
-    from siisurit.connectors.cache import DownloadCache, download_cache_redis
+    from siisurit.connectors.cache import DownloadCache, download_cache_client
 
-    cache = DownloadCache(download_cache_redis(), f"test-{datetime.now(tz=UTC).timestamp()}")
+    cache = DownloadCache(download_cache_client(), f"test-{datetime.now(tz=UTC).timestamp()}")
     try:
         first = client_for(sandbox, "github", cache=cache)
         pages = link_pages(first, issues_url(sandbox), {"state": "all"})

@@ -8,7 +8,7 @@ from decimal import Decimal
 import pytest
 from django.db import transaction
 
-from siisurit.connectors.cache import DownloadCache, download_cache_redis
+from siisurit.connectors.cache import DownloadCache, download_cache_client
 from siisurit.connectors.records import TaskRecord, WorkRecord
 from siisurit.models import MatchOn, Task, TaskAssignee, WorkEntry
 from siisurit.sandbox import SandboxTrackers
@@ -224,7 +224,7 @@ def test_deleting_a_task_keeps_the_rules_that_target_it_without_a_target(sandbox
 def test_cleared_cache_forces_fresh_complete_download(sandbox):
     tracker = _github(sandbox)
     tracker_download(tracker_id=str(tracker.id))
-    DownloadCache(download_cache_redis(), str(tracker.id)).clear()
+    DownloadCache(download_cache_client(), str(tracker.id)).clear()
     sandbox.reset_stats()
     summary = tracker_download(tracker_id=str(tracker.id))
     assert summary["full"] is True and summary["not_modified"] == 0

@@ -17,9 +17,9 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.test import override_settings
 
+from siisurit.connectors.cache import download_cache_client, download_key
 from siisurit.jobs import InProcessJobRunner, JobRequest, job_runner
 from siisurit.management.base import JobCommand
-from siisurit.services.caches import download_cache_client, download_cache_key
 from tests.worker import celery_worker_thread, clean_queues, queue_length, redis_test_client  # noqa: F401
 from workers.app import app
 from workers.dispatch import CeleryJobRunner
@@ -36,7 +36,7 @@ def run_command(*args: str) -> tuple[str, str]:
 def fill_download_cache(tracker_id: str, count: int) -> None:
     client = download_cache_client()
     for index in range(count):
-        client.set(download_cache_key(tracker_id=tracker_id, name=f"page-{index}"), b"{}")
+        client.set(download_key(tracker_id, f"page-{index}"), b"{}")
 
 
 def cached_key_count() -> int:

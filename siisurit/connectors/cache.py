@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from functools import cache
 from typing import Any
 
 import redis
@@ -22,15 +23,16 @@ def download_key(tracker_id: str, *parts: str) -> str:
     return ":".join((KEY_PREFIX, str(tracker_id), *parts))
 
 
-def download_cache_redis() -> redis.Redis:
-    """The Redis client of the cache database (the queue helper's `download_cache_client` when present)."""
-    try:
-        from siisurit.services.caches import download_cache_client
-    except ImportError:
-        from django.conf import settings
+@cache
+def _client(url: str) -> redis.Redis:
+    return redis.Redis.from_url(url, socket_connect_timeout=5, socket_timeout=30)
 
-        return redis.Redis.from_url(settings.SII_REDIS_CACHE_URL)
-    return download_cache_client()
+
+def download_cache_client() -> redis.Redis:
+    """The Redis client of the download cache database (`SII_REDIS_CACHE_URL`, never the broker's)."""
+    from django.conf import settings
+
+    return _client(settings.SII_REDIS_CACHE_URL)
 
 
 class DownloadCache:

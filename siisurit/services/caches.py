@@ -7,30 +7,11 @@ queued jobs and results (in the broker's database) and anything else in the cach
 from __future__ import annotations
 
 import uuid
-from functools import cache
 
-import redis
-from django.conf import settings
-
+from siisurit.connectors.cache import KEY_PREFIX, download_cache_client
 from siisurit.errors import PermanentError
 
-DOWNLOAD_KEY_PREFIX = "siisurit:download:"
 _DELETE_BATCH = 500
-
-
-@cache
-def _client(url: str) -> redis.Redis:
-    return redis.Redis.from_url(url, socket_connect_timeout=5, socket_timeout=30)
-
-
-def download_cache_client() -> redis.Redis:
-    """The Redis client of the download cache database (`SII_REDIS_CACHE_URL`)."""
-    return _client(settings.SII_REDIS_CACHE_URL)
-
-
-def download_cache_key(*, tracker_id: str, name: str) -> str:
-    """The cache key of a downloaded response `name` of a tracker."""
-    return f"{DOWNLOAD_KEY_PREFIX}{tracker_id}:{name}"
 
 
 def caches_clear(
@@ -49,9 +30,9 @@ def caches_clear(
     )
     client = download_cache_client()
     patterns = (
-        [f"{DOWNLOAD_KEY_PREFIX}*"]
+        [f"{KEY_PREFIX}:*"]
         if tracker_ids is None
-        else [f"{DOWNLOAD_KEY_PREFIX}{_escape_glob(selected)}:*" for selected in tracker_ids]
+        else [f"{KEY_PREFIX}:{_escape_glob(selected)}:*" for selected in tracker_ids]
     )
     count = 0
     for pattern in patterns:

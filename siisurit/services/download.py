@@ -21,7 +21,7 @@ from typing import Any
 from django.db import DataError, IntegrityError, transaction
 
 from siisurit.connectors import connector_class
-from siisurit.connectors.cache import DownloadCache, download_cache_redis
+from siisurit.connectors.cache import DownloadCache, download_cache_client
 from siisurit.connectors.records import RecordPage
 from siisurit.errors import PermanentError, SiisuritError
 from siisurit.models import Tracker
@@ -128,7 +128,7 @@ def tracker_download(*, tracker_id: str, full: bool = False, progress: Progress 
     tracker = Tracker.objects.select_related("project__organization", "user_mapping").get(id=tracker_id)
     connector_type = connector_class(tracker.api_kind)
     resolver = user_resolver_for_tracker(tracker=tracker)
-    cache = DownloadCache(download_cache_redis(), str(tracker.id))
+    cache = DownloadCache(download_cache_client(), str(tracker.id))
     cache_state = cache.state()
     if not _valid_cache_state(cache_state, tracker, resolver.fingerprint):
         # Start a new generation in both places at once, so that a retry after a failure reuses committed pages.
