@@ -18,12 +18,12 @@ from pathlib import Path
 
 import pytest
 import requests
-from django.conf import settings
 
 from siisurit.jobs import JobRequest, job_runner
 from siisurit.models import User
 from tests.factories import make_organization
-from tests.worker import SubprocessWorker, clean_queues, worker_database_name  # noqa: F401
+from tests.processes import child_environment, free_port
+from tests.worker import SubprocessWorker, clean_queues  # noqa: F401
 
 pytestmark = [pytest.mark.browser, pytest.mark.worker]
 
@@ -35,12 +35,6 @@ CHROMIUM_ARGS = [
 ]  # fmt: skip
 FLOWER_USER, FLOWER_PASSWORD = "flower-tester", "flower-test-password"
 START_TIMEOUT_SECONDS = 60.0
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
@@ -73,14 +67,7 @@ class FlowerProcess:
     def __init__(self) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        environment = {
-            **os.environ,
-            "SII_POSTGRES_DATABASE": worker_database_name(),
-            "SII_REDIS_URL": settings.SII_REDIS_URL,
-            "SII_REDIS_CACHE_URL": settings.SII_REDIS_CACHE_URL,
-            "PYTHONUNBUFFERED": "1",
-            "SII_FLOWER_BASIC_AUTH": f"{FLOWER_USER}:{FLOWER_PASSWORD}",
-        }
+        environment = child_environment(SII_FLOWER_BASIC_AUTH=f"{FLOWER_USER}:{FLOWER_PASSWORD}")
         command = [
             sys.executable, "-m", "celery", "-A", "workers", "flower", "--conf=workers/flower_config.py",
             "--address=127.0.0.1", f"--port={self.port}", f"--basic-auth={FLOWER_USER}:{FLOWER_PASSWORD}",

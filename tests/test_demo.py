@@ -19,7 +19,6 @@ import yaml
 from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import CommandError
-from django.db import connections
 from django.test import override_settings
 
 from siisurit.demo.organization import DEMO_ORGANIZATION_FILE, demo_superuser_make
@@ -27,6 +26,7 @@ from siisurit.demo.summary import organization_summary
 from siisurit.demo.trackers import demo_sandbox_ports, demo_tracker_variables
 from siisurit.models import Organization, Project, Task, Tracker, User, WorkEntry
 from siisurit.sandbox import KINDS, SandboxTrackers
+from tests.processes import child_environment
 from tests.worker import clean_queues  # noqa: F401
 
 _REPO = Path(__file__).resolve().parent.parent
@@ -78,12 +78,7 @@ def run_demo(base_port: int, *args: str) -> str:
 
 def run_demo_subprocess(base_port: int) -> subprocess.CompletedProcess:
     """`manage.py demo` as `make demo` runs it, with the test database and Redis of this test session."""
-    environment = {
-        **os.environ,
-        "SII_POSTGRES_DATABASE": connections["default"].settings_dict["NAME"],
-        "SII_REDIS_URL": settings.SII_REDIS_URL,
-        "SII_REDIS_CACHE_URL": settings.SII_REDIS_CACHE_URL,
-    }
+    environment = child_environment()
     return subprocess.run(
         [sys.executable, "manage.py", "demo", f"--sandbox-port={base_port}", f"--tasks={_TASKS}",
          f"--entries={_ENTRIES}", "--no-progress-bar"],

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import shutil
-import socket
 import subprocess
 import threading
 import time
@@ -14,16 +13,11 @@ import pytest
 import redis
 from celery import Celery
 
+from tests.processes import free_port
 from workers.dispatch import CeleryJobHandle
 from workers.task_base import PROGRESS_STATE
 
 pytestmark = pytest.mark.skipif(shutil.which("redis-server") is None, reason="needs redis-server")
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 @pytest.fixture

@@ -36,7 +36,8 @@ from siisurit.models import Tracker, WorkEntry
 from siisurit.sandbox import KINDS, SandboxTrackers
 from siisurit.services.download import tracker_download
 from tests.factories import make_organization, make_project, make_tracker, make_user
-from tests.reliability.processes import ChildProcess, Worker, child_environment, free_port, wait_for
+from tests.processes import child_environment, free_port, wait_for
+from tests.reliability.processes import ChildProcess, Worker
 from tests.worker import purge_test_state, redis_test_client
 from workers.app import app
 from workers.settings import QUEUE_NAMES

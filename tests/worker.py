@@ -28,6 +28,7 @@ from django.db import connections
 
 from siisurit.errors import PermanentError, TransientError
 from siisurit.jobs import Job, Progress, job_register
+from tests.processes import child_environment
 from workers.app import app
 from workers.settings import QUEUE_NAMES
 from workers.task_base import JobTask
@@ -184,21 +185,12 @@ def celery_worker_thread(clean_queues: None, transactional_db: None) -> Iterator
     connections.close_all()
 
 
-def worker_database_name() -> str:
-    return connections["default"].settings_dict["NAME"]
-
-
 class SubprocessWorker:
     """A `celery -A workers worker` process with the test settings (and extra environment)."""
 
     def __init__(self, *, queues: tuple[str, ...] = QUEUE_NAMES, env: dict[str, str] | None = None) -> None:
         self.name = f"test-{uuid.uuid4().hex[:8]}@{os.uname().nodename}"
-        environment = {
-            **os.environ,
-            "SII_POSTGRES_DATABASE": worker_database_name(),
-            "PYTHONUNBUFFERED": "1",
-            **(env or {}),
-        }
+        environment = child_environment(**(env or {}))
         command = [
             sys.executable, "-m", "celery", "-A", "workers", "worker", "--pool=solo", "--loglevel=INFO",
             "-Q", ",".join(queues), "-n", self.name, "--include", "tests.worker", "--without-mingle",

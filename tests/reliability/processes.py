@@ -10,51 +10,21 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Callable
 from pathlib import Path
 
 import psutil
 import redis
-from django.db import connections
+
+from tests.processes import child_environment, free_port, wait_for
 
 _REPO = Path(__file__).resolve().parent.parent.parent
 #: Modules the worker imports besides the production tasks: the test-only jobs.
 TEST_TASK_MODULES = "tests.worker,tests.reliability.jobs"
-
-
-def free_port() -> int:
-    """A TCP port on the loopback interface that nobody listens on right now."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def wait_for(condition: Callable[[], object], *, timeout: float, interval: float = 0.05, what: str = "") -> object:
-    """Poll `condition` until it returns something truthy (and return that) or fail after `timeout` seconds."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = condition()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"not within {timeout:g} s: {what or condition}")
-        time.sleep(interval)
-
-
-def child_environment(**extra: str) -> dict[str, str]:
-    """The environment of a child process: this test session's settings (test database) plus `extra`."""
-    return {
-        **os.environ,
-        "SII_POSTGRES_DATABASE": connections["default"].settings_dict["NAME"],
-        "PYTHONUNBUFFERED": "1",
-        **extra,
-    }
 
 
 class ChildProcess:

@@ -12,8 +12,9 @@ from django.db import connection
 
 from siisurit.models import WorkEntry
 from siisurit.sandbox import SandboxTrackers
+from tests.processes import child_environment, wait_for
 from tests.reliability.conftest import FAST_RETRIES, log_count, sandbox_project, start_job
-from tests.reliability.processes import RedisServer, Worker, child_environment, wait_for
+from tests.reliability.processes import RedisServer, Worker
 from tests.settings import TEST_BROKER_DATABASE, TEST_CACHE_DATABASE
 from workers.app import app
 

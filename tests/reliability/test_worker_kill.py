@@ -9,8 +9,9 @@ import pytest
 from celery.result import AsyncResult
 
 from siisurit.models import WorkEntry
+from tests.processes import wait_for
 from tests.reliability.conftest import FAST_RETRIES, log_count, sandbox_project, start_job
-from tests.reliability.processes import Worker, wait_for
+from tests.reliability.processes import Worker
 from tests.worker import TEST_KEY_PREFIX, redis_test_client
 from workers.app import app
 
