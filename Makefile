@@ -42,7 +42,7 @@ up: migrate  ## the long-running local stack: sandbox, worker, beat, Flower, web
 	$(BIN)/honcho --procfile Procfile.dev start
 
 services-stop:  ## stop embedded PostgreSQL and Redis (local environment)
-	$(BIN)/python manage.py services stop
+	$(BIN)/python manage.py embedded_servers stop
 
 bench: migrate  ## all benchmarks (prints tables; takes a while)
 	$(BIN)/python bench/queue_latency.py

@@ -10,7 +10,7 @@ measures:
   fresh tracker; the median ratio has the goal ≤ 2.0 x floor. Then a second download of the unchanged tracker
   (incremental + conditional requests), goal ≥ 10 x faster, and a second complete download (`full=True`) for
   comparison; peak RSS of this process after each tracker.
-- fan-out with real Celery workers: the sandbox runs as `python -m siisurit.sandbox --latency-ms N` in its own
+- fan-out with real Celery workers: the sandbox runs as `python -m sandbox --latency-ms N` in its own
   process; `celery -A workers worker -Q download -c C` processes (prefork) take --fanout-trackers
   `download_tracker` jobs (half GitHub, half Kimai) sent to the download queue, timed until all results are in:
   first download, update of unchanged trackers (incremental), and a complete re-check (`full=True`, GitHub pages
@@ -45,7 +45,7 @@ sys.path.insert(0, str(REPOSITORY))
 
 _SANDBOX_CHILD = """
 import json, sys
-from siisurit.sandbox import SandboxTrackers
+from sandbox import SandboxTrackers
 options = json.loads(sys.argv[1])
 with SandboxTrackers(**options) as sandbox:
     print(json.dumps(sandbox.credentials()), flush=True)
@@ -84,13 +84,13 @@ class SandboxProcess:
 
 
 class SandboxCommand:
-    """`python -m siisurit.sandbox` in its own process (ephemeral ports), as a user would run it."""
+    """`python -m sandbox` in its own process (ephemeral ports), as a user would run it."""
 
     _SERVICE = re.compile(r"^(\w+)\s+(\S+)\s+api_location: (\S+)$")
     _LOGIN = re.compile(r"^\s+username: (\S+)\s+token: (\S+)$")
 
     def __init__(self, *, seed: int, tasks: int, entries: int, latency_ms: int) -> None:
-        command = [sys.executable, "-m", "siisurit.sandbox", "--ports", "0", "--seed", str(seed), "--tasks",
+        command = [sys.executable, "-m", "sandbox", "--ports", "0", "--seed", str(seed), "--tasks",
                    str(tasks), "--entries", str(entries), "--latency-ms", str(latency_ms)]  # fmt: skip
         # Its own process group, so that its CPU time can be read like a worker's.
         self.process = subprocess.Popen(
@@ -134,7 +134,7 @@ def _tracker(project, name: str, kind: str, credentials: dict):
 def _wipe() -> None:
     from django.db import connection
 
-    from siisurit.connectors.cache import download_cache_client
+    from siisurit.downloads.cache import download_cache_client
 
     with connection.cursor() as cursor:
         cursor.execute("TRUNCATE siisurit_organization CASCADE")
@@ -156,7 +156,7 @@ def _floor(tracker) -> tuple[float, int, int]:
 
 
 def _download(tracker, **options) -> dict:
-    from siisurit.services.download import tracker_download
+    from siisurit.downloads.service import tracker_download
 
     return tracker_download(tracker_id=str(tracker.id), **options)
 

@@ -52,8 +52,8 @@ if IS_PRODUCTION:
 SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
 
-# `manage.py services status|stop` inspects the embedded servers and must not start them by loading settings.
-_MANAGES_EMBEDDED_SERVICES = sys.argv[1:2] == ["services"]
+# `manage.py embedded_servers status|stop` inspects the embedded servers and must not start them by loading settings.
+_MANAGES_EMBEDDED_SERVICES = sys.argv[1:2] == ["embedded_servers"]
 
 # --- PostgreSQL ------------------------------------------------------------------------------------------------
 USE_EMBEDDED_POSTGRES = IS_LOCAL and not ENV.is_set("SII_POSTGRES_HOST") and not _MANAGES_EMBEDDED_SERVICES

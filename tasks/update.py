@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from siisurit.services.project_update import project_ids_all
+from siisurit.project_update import project_ids_all
 from workers.app import app
 from workers.task_base import JobTask
 

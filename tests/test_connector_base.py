@@ -9,6 +9,7 @@ from email.utils import format_datetime
 
 import pytest
 
+from sandbox import SandboxTrackers
 from siisurit.connectors.base import (
     HttpClient,
     aware_utc,
@@ -22,7 +23,6 @@ from siisurit.connectors.base import (
 )
 from siisurit.connectors.http import ensure_allowed_url, redact, retry_after_seconds
 from siisurit.errors import PermanentError, TransientError
-from siisurit.sandbox import SandboxTrackers
 
 
 @pytest.fixture(scope="module")
@@ -216,7 +216,7 @@ def test_link_pages_follow_rel_next(sandbox):
 
 
 def test_link_pages_answer_304_with_cached_ids_and_next_page(sandbox):
-    from siisurit.connectors.cache import DownloadCache, download_cache_client
+    from siisurit.downloads.cache import DownloadCache, download_cache_client
 
     cache = DownloadCache(download_cache_client(), f"test-{datetime.now(tz=UTC).timestamp()}")
     try:

@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from sandbox import SandboxTrackers
 from siisurit.connectors import WorkRecord, connector_for
 from siisurit.connectors.clockodo import HISTORY_DAYS, ClockodoConnector
 from siisurit.connectors.clockodo_mapping import (
@@ -16,11 +17,10 @@ from siisurit.connectors.clockodo_mapping import (
     external_application,
     time_windows,
 )
+from siisurit.downloads.service import tracker_download
 from siisurit.errors import PermanentError, TransientError
 from siisurit.models import Tracker, WorkEntry
-from siisurit.sandbox import SandboxTrackers
 from siisurit.secrets import Secret
-from siisurit.services.download import tracker_download
 from tests.factories import make_organization, make_organization_profile, make_project, make_tracker, make_user
 
 LOCATION = "https://my.clockodo.com/en/projectreports/report/?id=123"

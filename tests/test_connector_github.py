@@ -6,12 +6,12 @@ from datetime import UTC, datetime
 
 import pytest
 
+from sandbox import SandboxTrackers
 from siisurit.connectors.github import GitHubConnector
 from siisurit.connectors.locations import github_repository
+from siisurit.downloads.service import tracker_download
 from siisurit.errors import PermanentError, TransientError
 from siisurit.models import Task
-from siisurit.sandbox import SandboxTrackers
-from siisurit.services.download import tracker_download
 from tests.factories import (
     make_organization,
     make_organization_profile,

@@ -7,12 +7,12 @@ from decimal import Decimal
 
 import pytest
 
+from sandbox import SandboxTrackers
 from siisurit.connectors.gitlab import GitLabConnector
 from siisurit.connectors.locations import gitlab_project
+from siisurit.downloads.service import tracker_download
 from siisurit.errors import PermanentError, TransientError
 from siisurit.models import Task
-from siisurit.sandbox import SandboxTrackers
-from siisurit.services.download import tracker_download
 from tests.factories import make_project, make_tracker
 
 pytestmark = pytest.mark.django_db

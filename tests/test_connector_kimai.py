@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
+from sandbox import SandboxTrackers
 from siisurit.connectors import WorkRecord, connector_for
 from siisurit.connectors.kimai import KimaiConnector
 from siisurit.connectors.kimai_mapping import (
@@ -14,11 +15,10 @@ from siisurit.connectors.kimai_mapping import (
     kimai_modified_after,
     kimai_username,
 )
+from siisurit.downloads.service import tracker_download
 from siisurit.errors import PermanentError, TransientError
 from siisurit.models import Tracker, WorkEntry
-from siisurit.sandbox import SandboxTrackers
 from siisurit.secrets import Secret
-from siisurit.services.download import tracker_download
 from tests.factories import (
     make_organization,
     make_organization_profile,

@@ -7,6 +7,7 @@ from decimal import Decimal
 
 import pytest
 
+from sandbox import SandboxTrackers
 from siisurit.connectors import TaskRecord, connector_for
 from siisurit.connectors.youtrack import YouTrackConnector
 from siisurit.connectors.youtrack_mapping import (
@@ -16,11 +17,10 @@ from siisurit.connectors.youtrack_mapping import (
     youtrack_location_parse,
     youtrack_state,
 )
+from siisurit.downloads.service import tracker_download
 from siisurit.errors import PermanentError, TransientError
 from siisurit.models import Task, TaskAssignee, Tracker
-from siisurit.sandbox import SandboxTrackers
 from siisurit.secrets import Secret
-from siisurit.services.download import tracker_download
 from tests.factories import make_organization, make_organization_profile, make_project, make_tracker, make_user
 
 SAMPLE_ISSUE = {

@@ -21,11 +21,11 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.test import override_settings
 
+from sandbox import KINDS, SandboxTrackers
 from siisurit.demo.organization import DEMO_ORGANIZATION_FILE, demo_superuser_make
 from siisurit.demo.summary import organization_summary
 from siisurit.demo.trackers import demo_sandbox_ports, demo_tracker_variables
 from siisurit.models import Organization, Project, Task, Tracker, User, WorkEntry
-from siisurit.sandbox import KINDS, SandboxTrackers
 from tests.processes import child_environment
 from tests.worker import clean_queues  # noqa: F401
 

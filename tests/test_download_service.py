@@ -8,13 +8,13 @@ from decimal import Decimal
 import pytest
 from django.db import transaction
 
-from siisurit.connectors.cache import DownloadCache, download_cache_client
+from sandbox import SandboxTrackers
 from siisurit.connectors.records import TaskRecord, WorkRecord
+from siisurit.downloads.cache import DownloadCache, download_cache_client
+from siisurit.downloads.service import tracker_download
+from siisurit.downloads.upsert import tracker_tasks_upsert, tracker_work_entries_upsert
+from siisurit.downloads.user_mapping import user_resolver_for_tracker
 from siisurit.models import MatchOn, Task, TaskAssignee, WorkEntry
-from siisurit.sandbox import SandboxTrackers
-from siisurit.services.download import tracker_download
-from siisurit.services.upsert import tracker_tasks_upsert, tracker_work_entries_upsert
-from siisurit.services.user_mapping import user_resolver_for_tracker
 from tests.factories import (
     make_organization,
     make_organization_profile,

@@ -1,4 +1,4 @@
-"""The embedded PostgreSQL and Redis: start, reuse, stop, crash recovery, racing starts, the `services` command."""
+"""The embedded PostgreSQL and Redis: start, reuse, stop, crash recovery, racing starts, `embedded_servers`."""
 
 from __future__ import annotations
 
@@ -224,7 +224,7 @@ def test_celery_round_trip_through_the_embedded_redis(data_dir):
 def test_services_command_starts_reports_and_stops_the_servers(data_dir):
     def services(*arguments: str) -> str:
         out = StringIO()
-        call_command("services", *arguments, "--data-dir", str(data_dir), stdout=out)
+        call_command("embedded_servers", *arguments, "--data-dir", str(data_dir), stdout=out)
         return out.getvalue()
 
     assert services("status") == "postgres: not running\nredis: not running\n"
@@ -243,4 +243,4 @@ def test_services_command_reports_an_unusable_data_dir_as_command_error(tmp_path
     not_a_folder.write_text("")
 
     with pytest.raises(CommandError, match="file"):
-        call_command("services", "start", "--data-dir", str(not_a_folder / "data"), stdout=StringIO())
+        call_command("embedded_servers", "start", "--data-dir", str(not_a_folder / "data"), stdout=StringIO())

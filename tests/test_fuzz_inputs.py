@@ -31,6 +31,8 @@ from django.db import transaction
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from sandbox import KINDS, SandboxTrackers
+from siisurit.downloads.service import tracker_download
 from siisurit.errors import PermanentError, TransientError
 from siisurit.models import (
     Organization,
@@ -44,9 +46,7 @@ from siisurit.models import (
     WorkEntry,
     WorkMatch,
 )
-from siisurit.sandbox import KINDS, SandboxTrackers
-from siisurit.services.download import tracker_download
-from siisurit.services.users_csv import COLUMNS
+from siisurit.organization_config.users_csv import COLUMNS
 from tests.factories import make_project, make_tracker, make_user
 from tests.organization_files import BASE_YAML, token_environment  # noqa: F401  (fixture)
 

@@ -10,6 +10,7 @@ import pytest
 
 from siisurit.errors import AlreadyRunningError
 from siisurit.jobs import job_execute
+from siisurit.jobs.lock import _connection_kwargs, job_lock, lock_is_held, lock_key
 from tests.worker import (  # noqa: F401
     celery_worker_thread,
     clean_queues,
@@ -18,7 +19,6 @@ from tests.worker import (  # noqa: F401
     release,
     wait_until_started,
 )
-from workers.locks import _connection_kwargs, job_lock, lock_is_held, lock_key
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

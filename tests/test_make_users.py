@@ -9,7 +9,7 @@ import pytest
 from django.core.management import CommandError, call_command
 
 from siisurit.models import User
-from siisurit.services.users_csv import UsersCsvError, users_import
+from siisurit.organization_config.users_csv import UsersCsvError, users_import
 from tests.factories import make_user
 
 pytestmark = pytest.mark.django_db

@@ -400,7 +400,7 @@ def test_rematch_stamps_entries_a_download_changed_even_if_their_match_stays(pro
     _match(project)
     untouched.refresh_from_db()
     untouched_matched_at = untouched.matched_at
-    # What a download does to an entry whose content changed upstream (siisurit.services.upsert).
+    # What a download does to an entry whose content changed upstream (siisurit.downloads.upsert).
     WorkEntry.objects.filter(id=changed.id).update(text="after", matched_at=None)
 
     summary = _match(project)

@@ -17,7 +17,7 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.test import override_settings
 
-from siisurit.connectors.cache import download_cache_client, download_key
+from siisurit.downloads.cache import download_cache_client, download_key
 from siisurit.jobs import InProcessJobRunner, JobRequest, job_runner
 from siisurit.management.base import JobCommand
 from tests.worker import celery_worker_thread, clean_queues, queue_length, redis_test_client  # noqa: F401

@@ -11,9 +11,9 @@ from django.core.management.base import CommandError
 
 from siisurit.errors import AlreadyRunningError
 from siisurit.jobs import job_execute
+from siisurit.jobs.lock import job_lock
 from tests.factories import make_organization, make_project, make_tracker
 from tests.worker import celery_worker_thread, clean_queues  # noqa: F401
-from workers.locks import job_lock
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -8,8 +8,8 @@ from datetime import UTC, datetime
 import pytest
 import requests
 
-from siisurit.sandbox import KINDS, SandboxTrackers
-from siisurit.sandbox.cli import parse_ports
+from sandbox import KINDS, SandboxTrackers
+from sandbox.cli import parse_ports
 
 TASKS = 57
 ENTRIES = 333

@@ -31,10 +31,10 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.db import connection
 
+from sandbox import KINDS, SandboxTrackers
+from siisurit.downloads.service import tracker_download
 from siisurit.errors import PermanentError
 from siisurit.models import Tracker, WorkEntry
-from siisurit.sandbox import KINDS, SandboxTrackers
-from siisurit.services.download import tracker_download
 from tests.factories import make_organization, make_project, make_tracker, make_user
 from tests.processes import child_environment, free_port, wait_for
 from tests.reliability.processes import ChildProcess, Worker

@@ -9,10 +9,10 @@ from django.db import transaction
 from django.test import override_settings
 
 from siisurit.connectors.records import TaskRecord, WorkRecord
+from siisurit.downloads.upsert import tracker_tasks_upsert, tracker_work_entries_upsert
+from siisurit.downloads.user_mapping import user_resolver_for_tracker
 from siisurit.ids import uuid7_host
 from siisurit.models import Task, TaskAssignee, WorkEntry
-from siisurit.services.upsert import tracker_tasks_upsert, tracker_work_entries_upsert
-from siisurit.services.user_mapping import user_resolver_for_tracker
 from tests.factories import make_project, make_tracker
 
 pytestmark = pytest.mark.django_db

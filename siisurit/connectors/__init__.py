@@ -39,8 +39,8 @@ from importlib import import_module
 from typing import Any
 
 from siisurit.connectors.base import Connector
-from siisurit.connectors.cache import DownloadCache
 from siisurit.connectors.records import RecordPage, TaskRecord, WorkRecord
+from siisurit.downloads.cache import DownloadCache
 from siisurit.errors import PermanentError
 
 CONNECTOR_PATHS = {

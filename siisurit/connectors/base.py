@@ -14,7 +14,6 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any, ClassVar, Literal
 
-from siisurit.connectors.cache import DownloadCache
 from siisurit.connectors.http import HttpClient, Response, ensure_allowed_url, redact, retry_after_seconds
 from siisurit.connectors.pagination import (
     Page,
@@ -26,6 +25,7 @@ from siisurit.connectors.pagination import (
     token_pages,
 )
 from siisurit.connectors.records import RecordPage, TaskRecord, WorkRecord
+from siisurit.downloads.cache import DownloadCache
 from siisurit.errors import PermanentError, TransientError
 
 # What reading an answer of unexpected shape raises (a missing key, null where a number was, a bad decimal …).

@@ -22,7 +22,7 @@ from urllib.parse import urlencode, urljoin, urlsplit, urlunsplit
 import requests
 from requests.structures import CaseInsensitiveDict
 
-from siisurit.connectors.cache import DownloadCache
+from siisurit.downloads.cache import DownloadCache
 from siisurit.errors import PermanentError, TransientError
 
 _log = logging.getLogger(__name__)

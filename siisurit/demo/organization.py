@@ -12,7 +12,7 @@ from django.db import transaction
 from siisurit.demo.trackers import DEMO_SANDBOX_BASE_PORT, DEMO_SANDBOX_HOST, demo_tracker_variables
 from siisurit.models import User
 from siisurit.organization_config import ChangeSummary, organization_update
-from siisurit.services.users_csv import UsersImportSummary, users_import
+from siisurit.organization_config.users_csv import UsersImportSummary, users_import
 
 DEMO_USERS_FILE = settings.BASE_DIR / "examples" / "demo-users.csv"
 DEMO_ORGANIZATION_FILE = settings.BASE_DIR / "examples" / "demo-organization.yaml"

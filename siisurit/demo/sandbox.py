@@ -7,9 +7,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
+from sandbox import SandboxTrackers
+from sandbox.server import loopback_host
 from siisurit.demo.trackers import demo_sandbox_ports
-from siisurit.sandbox import SandboxTrackers
-from siisurit.sandbox.server import loopback_host
 
 _CONNECT_TIMEOUT_SECONDS = 1.0
 

@@ -1,14 +1,14 @@
 """Where the demo's sandbox trackers listen, and the `SII_DEMO_*` variables pointing the demo organization at them.
 
-The sandbox serves one tracker kind per port, in the order of `siisurit.sandbox.KINDS`: github, gitlab, jira,
+The sandbox serves one tracker kind per port, in the order of `sandbox.KINDS`: github, gitlab, jira,
 youtrack, kimai, clockodo on BASE … BASE+5 (default 18801-18806, so they do not collide with common dev servers).
 """
 
 from __future__ import annotations
 
-from siisurit.sandbox import KINDS
-from siisurit.sandbox.people import sandbox_users
-from siisurit.sandbox.trackers import DEFAULT_TOKENS
+from sandbox import KINDS
+from sandbox.people import sandbox_users
+from sandbox.trackers import DEFAULT_TOKENS
 
 DEMO_SANDBOX_HOST = "127.0.0.1"
 DEMO_SANDBOX_BASE_PORT = 18801
@@ -17,7 +17,7 @@ DEMO_SANDBOX_SEED = 1
 DEMO_TASK_COUNT = 300
 DEMO_ENTRY_COUNT = 3000
 
-# The browser URL of each kind's seeded project, as a user would copy it (see the `siisurit.sandbox` docstring;
+# The browser URL of each kind's seeded project, as a user would copy it (see the `sandbox` docstring;
 # tests/test_demo.py checks that these agree with `SandboxTrackers.api_location`).
 _LOCATION_PATHS = {
     "github": "/acme/webshop",

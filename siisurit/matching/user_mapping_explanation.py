@@ -1,6 +1,6 @@
 """Which Siisurit user a work entry's external username maps to, and why (for explanations).
 
-Uses the download's own resolver (`siisurit.services.user_mapping`), so the explanation follows the same rules:
+Uses the download's own resolver (`siisurit.downloads.user_mapping`), so the explanation follows the same rules:
 an explicit entry of the tracker's mapping, else an organization member with that username or e-mail (ignoring
 case), else the organization's default user if the mapping's fallback is "default", else unmapped.
 """
@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from uuid import UUID
 
+from siisurit.downloads.user_mapping import UserResolver, user_resolver_for_tracker
 from siisurit.models import Tracker, User, WorkEntry
-from siisurit.services.user_mapping import UserResolver, user_resolver_for_tracker
 
 
 class UserMappingExplainer:

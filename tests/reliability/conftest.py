@@ -6,8 +6,8 @@ from collections.abc import Iterator
 
 import pytest
 
+from sandbox import SandboxTrackers
 from siisurit.models import Project, Tracker
-from siisurit.sandbox import SandboxTrackers
 from tests.factories import make_organization, make_project, make_tracker
 from tests.reliability import jobs  # noqa: F401  (registers the test-only jobs in this process too)
 from tests.worker import clean_queues  # noqa: F401  (fixture)

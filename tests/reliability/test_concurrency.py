@@ -10,15 +10,15 @@ import uuid
 import pytest
 from celery.result import AsyncResult
 
+from sandbox import SandboxTrackers
+from siisurit.jobs.lock import lock_is_held
 from siisurit.models import WorkEntry
-from siisurit.sandbox import SandboxTrackers
 from tests.processes import child_environment, wait_for
 from tests.reliability.conftest import FAST_RETRIES, log_count, sandbox_project, start_job
 from tests.reliability.processes import ChildProcess, Worker
 from tests.worker import TEST_KEY_PREFIX, locked, queue_length, redis_test_client
 from workers.app import app
 from workers.dispatch import CeleryJobHandle
-from workers.locks import lock_is_held
 
 pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
 

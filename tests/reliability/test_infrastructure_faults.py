@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 from django.db import connection
 
+from sandbox import SandboxTrackers
 from siisurit.models import WorkEntry
-from siisurit.sandbox import SandboxTrackers
 from tests.processes import child_environment, wait_for
 from tests.reliability.conftest import FAST_RETRIES, log_count, sandbox_project, start_job
 from tests.reliability.processes import RedisServer, Worker

@@ -7,8 +7,8 @@ import time
 
 import pytest
 
+from sandbox import SandboxTrackers
 from siisurit.models import Task, WorkEntry
-from siisurit.sandbox import SandboxTrackers
 from tests.factories import make_organization, make_project
 from tests.reliability.conftest import FAST_RETRIES, sandbox_tracker, start_job
 from tests.reliability.processes import Worker

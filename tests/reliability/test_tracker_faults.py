@@ -6,10 +6,10 @@ from collections.abc import Iterator
 
 import pytest
 
+from sandbox import SandboxTrackers
 from siisurit.connectors.http import HttpClient
 from siisurit.errors import TransientError
 from siisurit.models import WorkEntry
-from siisurit.sandbox import SandboxTrackers
 from tests.factories import make_project
 from tests.reliability.conftest import FAST_RETRIES, sandbox_tracker, start_job
 from tests.reliability.processes import Worker

@@ -23,7 +23,7 @@ PAGE_SIZE = 500
 
 @pytest.fixture
 def slow_sandbox():
-    from siisurit.sandbox import SandboxTrackers
+    from sandbox import SandboxTrackers
 
     with SandboxTrackers(seed=7, task_count=5, entry_count=ENTRY_COUNT, other_entry_count=0) as trackers:
         trackers.set_latency(400, kind="kimai")

@@ -38,7 +38,7 @@ from siisurit.demo.trackers import (
 from siisurit.demo.worker import DemoWorkerError, demo_worker, demo_worker_log_path
 from siisurit.jobs import job_runner
 from siisurit.organization_config import OrganizationConfigError
-from siisurit.services.users_csv import UsersCsvError
+from siisurit.organization_config.users_csv import UsersCsvError
 
 FLOWER_URL = "http://127.0.0.1:5555"
 ADMIN_URL = "http://127.0.0.1:8000/admin/"

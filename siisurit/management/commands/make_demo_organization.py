@@ -17,7 +17,7 @@ from siisurit.demo.organization import (
 )
 from siisurit.demo.trackers import DEMO_SANDBOX_BASE_PORT, DEMO_SANDBOX_HOST, is_secret_variable
 from siisurit.organization_config import OrganizationConfigError
-from siisurit.services.users_csv import UsersCsvError
+from siisurit.organization_config.users_csv import UsersCsvError
 
 
 class Command(BaseCommand):

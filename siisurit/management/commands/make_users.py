@@ -7,7 +7,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from siisurit.services.users_csv import UsersCsvError, users_import
+from siisurit.organization_config.users_csv import UsersCsvError, users_import
 
 
 class Command(BaseCommand):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.core.management.base import BaseCommand, CommandError
 
-from siisurit.sandbox.cli import add_arguments, sandbox_from_options, serve_until_signal
+from sandbox.cli import add_arguments, sandbox_from_options, serve_until_signal
 
 
 class Command(BaseCommand):

@@ -18,6 +18,7 @@ from typing import Any, Protocol
 from django.conf import settings
 from django.utils.module_loading import import_string
 
+from siisurit.jobs.lock import job_lock
 from siisurit.logging_context import job_log_context
 
 Progress = Callable[[int, "int | None", str], None]
@@ -70,14 +71,12 @@ def job_get(name: str) -> Job:
         raise ValueError(f"unknown job {name!r}; known jobs: {', '.join(sorted(JOBS))}") from None
 
 
-job_register(Job("download_tracker", "siisurit.services.download.tracker_download", "download", "tracker_id"))
-job_register(Job("update_project", "siisurit.services.project_update.project_update", "matching", "project_id"))
-job_register(
-    Job("update_all_projects", "siisurit.services.project_update.projects_update_all", "maintenance", global_lock=True)
-)
+job_register(Job("download_tracker", "siisurit.downloads.service.tracker_download", "download", "tracker_id"))
+job_register(Job("update_project", "siisurit.project_update.project_update", "matching", "project_id"))
+job_register(Job("update_all_projects", "siisurit.project_update.projects_update_all", "maintenance", global_lock=True))
 job_register(Job("match_project", "siisurit.matching.service.project_match", "matching", "project_id"))
 job_register(Job("rebuild_reports", "siisurit.reports.service.reports_make", "maintenance", global_lock=True))
-job_register(Job("clear_caches", "siisurit.services.caches.caches_clear", "maintenance"))
+job_register(Job("clear_caches", "siisurit.downloads.cache_clearing.caches_clear", "maintenance"))
 
 
 # --- Running one job -------------------------------------------------------------------------------------------
@@ -98,8 +97,6 @@ def job_execute(name: str, kwargs: dict[str, Any], *, job_id: str, progress: Pro
 
     Raises AlreadyRunningError when the same kind of job already runs on the same tracker or project.
     """
-    from workers.locks import job_lock  # Celery-free module; the lock is the same for workers and --sync runs
-
     job = job_get(name)
     service = job_service(job)
     call_kwargs = dict(kwargs)

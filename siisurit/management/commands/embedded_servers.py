@@ -1,4 +1,4 @@
-"""`manage.py services start|stop|status`: the embedded PostgreSQL and Redis of the local environment."""
+"""`manage.py embedded_servers start|stop|status`: the embedded PostgreSQL and Redis of the local environment."""
 
 from __future__ import annotations
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from siisurit.sandbox.people import SandboxUser
-from siisurit.sandbox.rng import ItemRandom, salt_of
-from siisurit.sandbox.timeline import WORKDAY_MINUTES, WORKDAYS, now, workday_instant
+from sandbox.people import SandboxUser
+from sandbox.rng import ItemRandom, salt_of
+from sandbox.timeline import WORKDAY_MINUTES, WORKDAYS, now, workday_instant
 
 MAX_DURATION = 4 * 3600
 #: ``modified - begin`` of generated entries never exceeds this (lets ``modified_after`` filters bisect).

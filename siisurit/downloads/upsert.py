@@ -20,9 +20,9 @@ from django.conf import settings
 from django.db import connection
 
 from siisurit.connectors.records import TaskRecord, WorkRecord
+from siisurit.downloads.user_mapping import UserResolver
 from siisurit.ids import HOST_BITS
 from siisurit.models import Task, TaskAssignee, WorkEntry
-from siisurit.services.user_mapping import UserResolver
 
 _TASK = Task._meta.db_table
 _ASSIGNEE = TaskAssignee._meta.db_table

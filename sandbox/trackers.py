@@ -7,23 +7,23 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from siisurit.sandbox.apis import clockodo_data, kimai_data
-from siisurit.sandbox.apis.clockodo import ClockodoApi
-from siisurit.sandbox.apis.github import GithubApi
-from siisurit.sandbox.apis.gitlab import GitlabApi
-from siisurit.sandbox.apis.jira import JiraApi
-from siisurit.sandbox.apis.kimai import KimaiApi
-from siisurit.sandbox.apis.youtrack import YoutrackApi
-from siisurit.sandbox.datasets import entry_store, task_store
-from siisurit.sandbox.entries import EntryGenerator, EntryRecord, MentionPlan
-from siisurit.sandbox.faults import FaultInjector
-from siisurit.sandbox.kinds import ENTRY_KINDS, KINDS, TASK_KINDS
-from siisurit.sandbox.people import SandboxUser, sandbox_users
-from siisurit.sandbox.server import TrackerServer, loopback_host
-from siisurit.sandbox.stats import RequestStats
-from siisurit.sandbox.store import LazyStore
-from siisurit.sandbox.tasks import TaskGenerator, TaskRecord, issue_number, numbers_for_issues
-from siisurit.sandbox.timeline import from_datetime, now
+from sandbox.apis import clockodo_data, kimai_data
+from sandbox.apis.clockodo import ClockodoApi
+from sandbox.apis.github import GithubApi
+from sandbox.apis.gitlab import GitlabApi
+from sandbox.apis.jira import JiraApi
+from sandbox.apis.kimai import KimaiApi
+from sandbox.apis.youtrack import YoutrackApi
+from sandbox.datasets import entry_store, task_store
+from sandbox.entries import EntryGenerator, EntryRecord, MentionPlan
+from sandbox.faults import FaultInjector
+from sandbox.kinds import ENTRY_KINDS, KINDS, TASK_KINDS
+from sandbox.people import SandboxUser, sandbox_users
+from sandbox.server import TrackerServer, loopback_host
+from sandbox.stats import RequestStats
+from sandbox.store import LazyStore
+from sandbox.tasks import TaskGenerator, TaskRecord, issue_number, numbers_for_issues
+from sandbox.timeline import from_datetime, now
 
 DEFAULT_TASK_COUNT = 200
 DEFAULT_ENTRY_COUNT = 2000

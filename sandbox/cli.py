@@ -1,4 +1,4 @@
-"""Command line of the sandbox trackers, shared by ``python -m siisurit.sandbox`` and ``manage.py run_sandbox``."""
+"""Command line of the sandbox trackers, shared by ``python -m sandbox`` and ``manage.py run_sandbox``."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ import signal
 import threading
 from collections.abc import Callable
 
-from siisurit.sandbox.kinds import KINDS
-from siisurit.sandbox.trackers import DEFAULT_ENTRY_COUNT, DEFAULT_TASK_COUNT, SandboxTrackers
+from sandbox.kinds import KINDS
+from sandbox.trackers import DEFAULT_ENTRY_COUNT, DEFAULT_TASK_COUNT, SandboxTrackers
 
 DEFAULT_PORTS = "18801-18806"
 

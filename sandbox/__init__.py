@@ -6,7 +6,7 @@ e.g. GitLab's and Clockodo's ``/api/v4/projects``). The formats follow ``shared/
 
 Public API::
 
-    from siisurit.sandbox import KINDS, SandboxTrackers
+    from sandbox import KINDS, SandboxTrackers
 
     with SandboxTrackers(seed=1, task_count=200, entry_count=2000) as sandbox:
         sandbox.base_url("kimai")          # "http://127.0.0.1:54321" (no trailing slash)
@@ -96,11 +96,11 @@ Read access for expectations in tests: ``sandbox.task(kind, code)`` -> ``TaskRec
 ``sandbox.entry(kind, entry_id)`` -> ``EntryRecord | None``, ``sandbox.task_codes(kind)`` (issues only, GitLab
 MRs as ``!N``), ``sandbox.entry_ids(kind)`` (seeded project only), ``sandbox.users``.
 
-CLI: ``python -m siisurit.sandbox --ports 18801-18806 --seed 1 --tasks N --entries M`` or
+CLI: ``python -m sandbox --ports 18801-18806 --seed 1 --tasks N --entries M`` or
 ``manage.py run_sandbox`` (same options).
 """
 
-from siisurit.sandbox.kinds import KINDS
-from siisurit.sandbox.trackers import SandboxTrackers
+from sandbox.kinds import KINDS
+from sandbox.trackers import SandboxTrackers
 
 __all__ = ["KINDS", "SandboxTrackers"]

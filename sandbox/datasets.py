@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from siisurit.sandbox.entries import MAX_MODIFIED_LAG, EntryGenerator
-from siisurit.sandbox.store import LazyStore
-from siisurit.sandbox.tasks import MAX_UPDATE_LAG, TaskGenerator
+from sandbox.entries import MAX_MODIFIED_LAG, EntryGenerator
+from sandbox.store import LazyStore
+from sandbox.tasks import MAX_UPDATE_LAG, TaskGenerator
 
 
 def task_store(generator: TaskGenerator) -> LazyStore:

@@ -1,16 +1,16 @@
-"""``python -m siisurit.sandbox``: run the sandbox trackers until Ctrl-C."""
+"""``python -m sandbox``: run the sandbox trackers until Ctrl-C."""
 
 from __future__ import annotations
 
 import argparse
 import sys
 
-from siisurit.sandbox.cli import add_arguments, sandbox_from_options, serve_until_signal
+from sandbox.cli import add_arguments, sandbox_from_options, serve_until_signal
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m siisurit.sandbox",
+        prog="python -m sandbox",
         description="Local imitations of GitHub, GitLab, Jira, YouTrack, Kimai and Clockodo with seeded data.",
     )
     add_arguments(parser)

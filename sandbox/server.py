@@ -11,9 +11,9 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
 
-from siisurit.sandbox.faults import FaultInjector
-from siisurit.sandbox.messages import Request, Response, TrackerApi
-from siisurit.sandbox.stats import RequestStats
+from sandbox.faults import FaultInjector
+from sandbox.messages import Request, Response, TrackerApi
+from sandbox.stats import RequestStats
 
 _log = logging.getLogger(__name__)
 _NO_BODY_STATUSES = (204, 304)

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from email.message import Message
 from typing import Any, Protocol
 
-from siisurit.sandbox.faults import Fault
+from sandbox.faults import Fault
 
 JSON_TYPE = "application/json; charset=utf-8"
 

@@ -21,11 +21,9 @@ from typing import Any
 from django.db import DataError, IntegrityError, transaction
 
 from siisurit.connectors import connector_class
-from siisurit.connectors.cache import DownloadCache, download_cache_client
 from siisurit.connectors.records import RecordPage
-from siisurit.errors import PermanentError, SiisuritError
-from siisurit.models import Tracker
-from siisurit.services.upsert import (
+from siisurit.downloads.cache import DownloadCache, download_cache_client
+from siisurit.downloads.upsert import (
     UpsertCounts,
     seen_ids_add,
     seen_ids_begin,
@@ -34,7 +32,9 @@ from siisurit.services.upsert import (
     tracker_unseen_delete,
     tracker_work_entries_upsert,
 )
-from siisurit.services.user_mapping import user_resolver_for_tracker
+from siisurit.downloads.user_mapping import user_resolver_for_tracker
+from siisurit.errors import PermanentError, SiisuritError
+from siisurit.models import Tracker
 
 _log = logging.getLogger(__name__)
 

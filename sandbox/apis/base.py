@@ -11,9 +11,9 @@ from collections import OrderedDict
 from collections.abc import Callable, Hashable
 from urllib.parse import unquote, urlencode
 
-from siisurit.sandbox.faults import Fault
-from siisurit.sandbox.messages import Request, Response
-from siisurit.sandbox.people import SandboxUser
+from sandbox.faults import Fault
+from sandbox.messages import Request, Response
+from sandbox.people import SandboxUser
 
 _PAGE_CACHE_BYTES = 48 * 1024 * 1024
 

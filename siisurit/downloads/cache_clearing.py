@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import uuid
 
-from siisurit.connectors.cache import KEY_PREFIX, download_cache_client
+from siisurit.downloads.cache import KEY_PREFIX, download_cache_client
 from siisurit.errors import PermanentError
 
 _DELETE_BATCH = 500

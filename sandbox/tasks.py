@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from siisurit.sandbox.people import SandboxUser
-from siisurit.sandbox.rng import ItemRandom, salt_of
-from siisurit.sandbox.timeline import END, SPAN, START, now
+from sandbox.people import SandboxUser
+from sandbox.rng import ItemRandom, salt_of
+from sandbox.timeline import END, SPAN, START, now
 
 #: ``updated - created`` of generated tasks never exceeds this (lets ``since`` filters bisect on ``created``).
 MAX_UPDATE_LAG = 120 * 86400

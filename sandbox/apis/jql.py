@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from siisurit.sandbox.timeline import parse_instant
+from sandbox.timeline import parse_instant
 
 _PROJECT = re.compile(r"""\bproject\s*(?:=|\bin\b)\s*\(?\s*["']?([A-Za-z0-9_]+)["']?\s*\)?""", re.IGNORECASE)
 _BOUND = re.compile(r"""\b(updated|created)\s*(>=|<=|>|<)\s*["']([^"']+)["']""", re.IGNORECASE)

@@ -6,13 +6,13 @@ import base64
 import binascii
 import json
 
-from siisurit.sandbox.apis.base import BaseApi, basic_credentials, bearer_token
-from siisurit.sandbox.apis.jql import Jql, matches_bounds, parse_jql
-from siisurit.sandbox.messages import Request, Response
-from siisurit.sandbox.people import SandboxUser
-from siisurit.sandbox.store import LazyStore
-from siisurit.sandbox.tasks import TaskRecord
-from siisurit.sandbox.timeline import jira_time
+from sandbox.apis.base import BaseApi, basic_credentials, bearer_token
+from sandbox.apis.jql import Jql, matches_bounds, parse_jql
+from sandbox.messages import Request, Response
+from sandbox.people import SandboxUser
+from sandbox.store import LazyStore
+from sandbox.tasks import TaskRecord
+from sandbox.timeline import jira_time
 
 PROJECT_KEY = "SHOP"
 PROJECT_ID = "10000"

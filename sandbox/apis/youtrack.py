@@ -5,13 +5,13 @@ from __future__ import annotations
 import json
 import re
 
-from siisurit.sandbox.apis.base import BaseApi, bearer_token
-from siisurit.sandbox.apis.youtrack_fields import FieldTree, parse_fields, pick
-from siisurit.sandbox.messages import Request, Response
-from siisurit.sandbox.people import SandboxUser
-from siisurit.sandbox.store import LazyStore
-from siisurit.sandbox.tasks import TaskRecord
-from siisurit.sandbox.timeline import epoch_ms, human_period
+from sandbox.apis.base import BaseApi, bearer_token
+from sandbox.apis.youtrack_fields import FieldTree, parse_fields, pick
+from sandbox.messages import Request, Response
+from sandbox.people import SandboxUser
+from sandbox.store import LazyStore
+from sandbox.tasks import TaskRecord
+from sandbox.timeline import epoch_ms, human_period
 
 PROJECT_ID, SHORT_NAME, PROJECT_NAME = "0-0", "DEMO", "Demo"
 DEFAULT_TOP = 42

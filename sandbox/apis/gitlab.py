@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import json
 
-from siisurit.sandbox.apis.base import BaseApi, bearer_token, page_link
-from siisurit.sandbox.messages import Request, Response
-from siisurit.sandbox.people import SandboxUser
-from siisurit.sandbox.store import LazyStore
-from siisurit.sandbox.tasks import TaskRecord
-from siisurit.sandbox.timeline import human_period, iso_ms_z, parse_instant
+from sandbox.apis.base import BaseApi, bearer_token, page_link
+from sandbox.messages import Request, Response
+from sandbox.people import SandboxUser
+from sandbox.store import LazyStore
+from sandbox.tasks import TaskRecord
+from sandbox.timeline import human_period, iso_ms_z, parse_instant
 
 PROJECT_ID = 42
 PROJECT_PATH = "acme/webshop"

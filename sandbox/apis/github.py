@@ -6,13 +6,13 @@ import hashlib
 import json
 import threading
 
-from siisurit.sandbox.apis.base import BaseApi, bearer_token, page_link
-from siisurit.sandbox.faults import Fault
-from siisurit.sandbox.messages import Request, Response
-from siisurit.sandbox.people import SandboxUser
-from siisurit.sandbox.store import LazyStore
-from siisurit.sandbox.tasks import TaskRecord
-from siisurit.sandbox.timeline import iso_z, now, parse_instant
+from sandbox.apis.base import BaseApi, bearer_token, page_link
+from sandbox.faults import Fault
+from sandbox.messages import Request, Response
+from sandbox.people import SandboxUser
+from sandbox.store import LazyStore
+from sandbox.tasks import TaskRecord
+from sandbox.timeline import iso_z, now, parse_instant
 
 OWNER, REPOSITORY = "acme", "webshop"
 REPOSITORY_ID = 1300192

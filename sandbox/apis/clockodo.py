@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 import zlib
 
-from siisurit.sandbox.apis.base import BaseApi, basic_credentials
-from siisurit.sandbox.apis.clockodo_data import (
+from sandbox.apis.base import BaseApi, basic_credentials
+from sandbox.apis.clockodo_data import (
     CUSTOMER_BY_ID,
     CUSTOMERS,
     PROJECT_BY_ID,
@@ -15,11 +15,11 @@ from siisurit.sandbox.apis.clockodo_data import (
     SERVICE_BY_ID,
     SERVICES,
 )
-from siisurit.sandbox.entries import EntryRecord
-from siisurit.sandbox.messages import Request, Response
-from siisurit.sandbox.people import SandboxUser
-from siisurit.sandbox.store import LazyStore
-from siisurit.sandbox.timeline import iso_z, legacy_time, parse_instant
+from sandbox.entries import EntryRecord
+from sandbox.messages import Request, Response
+from sandbox.people import SandboxUser
+from sandbox.store import LazyStore
+from sandbox.timeline import iso_z, legacy_time, parse_instant
 
 MAX_ITEMS_PER_PAGE = 1000
 EXTERNAL_APPLICATION_HEADER = "X-Clockodo-External-Application"

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import json
 
-from siisurit.sandbox.apis.base import BaseApi, bearer_token
-from siisurit.sandbox.apis.kimai_data import (
+from sandbox.apis.base import BaseApi, bearer_token
+from sandbox.apis.kimai_data import (
     ACTIVITIES,
     ACTIVITY_BY_ID,
     CUSTOMER_BY_ID,
@@ -14,11 +14,11 @@ from siisurit.sandbox.apis.kimai_data import (
     PROJECTS,
     SEEDED_PROJECT_ID,
 )
-from siisurit.sandbox.entries import EntryRecord
-from siisurit.sandbox.messages import Request, Response
-from siisurit.sandbox.people import SandboxUser
-from siisurit.sandbox.store import LazyStore
-from siisurit.sandbox.timeline import local_offset_time, parse_instant
+from sandbox.entries import EntryRecord
+from sandbox.messages import Request, Response
+from sandbox.people import SandboxUser
+from sandbox.store import LazyStore
+from sandbox.timeline import local_offset_time, parse_instant
 
 MAX_PAGE_SIZE = 500
 _HOURLY_RATE, _INTERNAL_RATE = 90.0, 60.0

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from siisurit.sandbox.entries import ProjectPlan
+from sandbox.entries import ProjectPlan
 
 SEEDED_CUSTOMER_ID = 10
 SEEDED_PROJECT_ID = 123
