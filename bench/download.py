@@ -18,11 +18,12 @@ measures:
   (--process-slots slots each). CPU columns: seconds of CPU used by the worker processes and by the whole machine
   (all cores) during the scenario; a scenario cannot run faster than the busiest resource allows.
 
-Use a private Redis for the broker (the workers consume the `download` queue of SII_REDIS_URL):
+Servers: the project's configuration, as for every command (the embedded servers in `local`, the configured ones
+otherwise; the workers consume the `download` queue of that Redis), with the database named by --database; the first
+line of output names them.
 
-    redis-server --port 16391 --save "" --daemonize yes
-    SII_REDIS_URL=redis://127.0.0.1:16391/0 python bench/download.py                 # 20,000 tasks, 200,000 entries
-    SII_REDIS_URL=redis://127.0.0.1:16391/0 python bench/download.py --tasks 2000 --entries 20000 --rounds 1
+    python bench/download.py                                            # 20,000 tasks, 200,000 entries
+    python bench/download.py --tasks 2000 --entries 20000 --rounds 1    # quick
 """
 
 from __future__ import annotations
@@ -43,6 +44,8 @@ from pathlib import Path
 REPOSITORY = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPOSITORY))
 
+from bench.servers import use_project_servers  # noqa: E402
+
 _SANDBOX_CHILD = """
 import json, sys
 from sandbox import SandboxTrackers
@@ -54,12 +57,9 @@ with SandboxTrackers(**options) as sandbox:
 _CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
 
-def _environment(database: str) -> None:
-    os.environ.setdefault("SII_POSTGRES_HOST", "127.0.0.1")
-    os.environ.setdefault("SII_REDIS_URL", "redis://127.0.0.1:6379/12")  # cache in database 13
-    os.environ["SII_POSTGRES_DATABASE"] = database
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "siisurit.settings")
+def _environment(database: str) -> str:
     os.environ.setdefault("SII_LOG_LEVEL", "WARNING")
+    return use_project_servers(database)
 
 
 class SandboxProcess:
@@ -424,13 +424,8 @@ def main() -> None:
     parser.add_argument("--database", default="siisurit_bench_download")
     arguments = parser.parse_args()
 
-    _environment(arguments.database)
-    import django
-
-    django.setup()
+    print(_environment(arguments.database), flush=True)
     from django.core.management import call_command
-
-    call_command("ensure_database", verbosity=0)
 
     from siisurit.models import Organization
 

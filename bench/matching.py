@@ -9,7 +9,11 @@ tracker, one task tracker and the five rule kinds, then times on the same data, 
 - `project_match` in a child process (time inside the child, peak RSS of the child), first run (everything
   changes), re-run without changes, and re-run after removing one rule.
 
-Baselines run in a transaction that is rolled back, followed by VACUUM ANALYZE, so every run sees the same table.
+Baselines commit (the commit checks the deferred foreign keys, as the engine's does); every timed run starts from
+`reset()` (all entries unmatched, VACUUM FULL ANALYZE), so every run sees the same table.
+
+Servers: the project's configuration, as for every command (the embedded servers in `local`, the configured ones
+otherwise), with the database named by --database; the first line of output names them.
 
     python bench/matching.py                    # 100k and 1M entries
     python bench/matching.py --entries 100000   # quick: 10k and 100k entries
@@ -31,22 +35,10 @@ from pathlib import Path
 REPOSITORY = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPOSITORY))
 
+from bench.servers import use_project_servers  # noqa: E402
+
 WORDS = ["fixed the login", "review", "refactoring", "tests", "deployment", "docs", "customer call", "support"]
 GITHUB_BASE = "https://github.com/example/app/issues/"
-
-
-def _environment(database: str) -> None:
-    os.environ.setdefault("SII_POSTGRES_HOST", "127.0.0.1")
-    os.environ.setdefault("SII_REDIS_URL", "redis://127.0.0.1:6379/0")  # never start embedded servers here
-    os.environ["SII_POSTGRES_DATABASE"] = database
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "siisurit.settings")
-
-
-def _django_setup(database: str) -> None:
-    _environment(database)
-    import django
-
-    django.setup()
 
 
 # --- Data generation -------------------------------------------------------------------------------------------
@@ -260,14 +252,12 @@ def main() -> None:
     parser.add_argument("--database", default="siisurit_bench", help="dedicated database (wiped)")
     parser.add_argument("--child-match", metavar="PROJECT_ID", help=argparse.SUPPRESS)
     options = parser.parse_args()
+    servers = use_project_servers(options.database)
     if options.child_match:
-        _django_setup(options.database)
         child_match(options.child_match)
         return
-    _django_setup(options.database)
+    print(servers, flush=True)
     from django.core.management import call_command
-
-    call_command("ensure_database", verbosity=0)
 
     call_command("migrate", verbosity=0)
 

@@ -1,13 +1,15 @@
 """Benchmark (not a test): enqueue→start latency and throughput of trivial jobs, project settings vs Celery defaults.
 
-    python bench/queue_latency.py [--samples 400] [--jobs 200] [--concurrency 2] [--redis-url redis://127.0.0.1:6379/10]
+    python bench/queue_latency.py [--samples 400] [--jobs 200] [--concurrency 2] [--redis-database 10]
     python bench/queue_latency.py --configurations project,no-track-started,... --probe   (find where time goes)
 
 Every configuration gets a real worker subprocess started with the production command line (workers.dispatch's
 WORKER_COMMAND: the one README, docker-compose.yml and Procfile.dev use) plus `--include` of the trivial bench job,
-consuming the production queues in its own scratch Redis database (the URL's database, the next one, ...; they must
-be empty, and are emptied again at the end). All workers run at once and the samples are interleaved (blocks of 20,
-configurations in random order each round), so the noise of a shared machine hits every configuration alike.
+consuming the production queues in its own scratch database of the project's Redis (--redis-database, the next one,
+...; they must be empty, and are emptied again at the end). Servers: the project's configuration, as for every command
+(the embedded servers in `local`, the configured ones otherwise); the first line of output names them. All workers run
+at once and the samples are interleaved (blocks of 20, configurations in random order each round), so the noise of a
+shared machine hits every configuration alike.
 
 Latency: one job at a time sent to an idle worker, from just before `apply_async` in this process to the first line
 of the task in the pool process (`time.time()` on both sides, one machine), after a warm-up; p50/p95/p99.
@@ -145,10 +147,12 @@ def client_app(bench: Bench, project_app: Any) -> Any:
 
     from workers.settings import RESULT_BACKEND_CLASS
 
-    if bench.configuration.app == "workers":
-        return project_app
     if bench.configuration.app == "defaults":
         return Celery(f"bench-{bench.name}", broker=bench.url, backend=bench.url)
+    if bench.configuration.app == "workers":
+        # The project's app as configured, but in the scratch database.
+        project_app.conf.update(broker_url=bench.url, result_backend=f"{RESULT_BACKEND_CLASS}+{bench.url}")
+        return project_app
     app = Celery(f"bench-{bench.name}")
     app.config_from_object("django.conf:settings", namespace="CELERY")
     overrides = json.loads(json.dumps(bench.configuration.overrides).replace("{url}", bench.url))
@@ -281,17 +285,15 @@ def run(options: argparse.Namespace) -> dict[str, Bench]:
     unknown = [name for name in names if name not in CONFIGURATIONS]
     if unknown:
         raise SystemExit(f"unknown configurations {unknown}; known: {', '.join(CONFIGURATIONS)}")
-    benches = [
-        Bench(name, CONFIGURATIONS[name], redis_url_of(options.redis_url, index)) for index, name in enumerate(names)
-    ]
+    from django.conf import settings
+
+    from siisurit.redis_urls import redis_url_with_database
+
+    first_url = redis_url_with_database(settings.SII_REDIS_URL, database=options.redis_database)
+    benches = [Bench(name, CONFIGURATIONS[name], redis_url_of(first_url, index)) for index, name in enumerate(names)]
     for bench in benches:
         bench.client = redis.Redis.from_url(bench.url)
     empty_databases(benches)
-    # The project's client app reads Django's settings once: point it at the project configuration's database.
-    project_url = next((bench.url for bench in benches if bench.configuration.app == "workers"), benches[0].url)
-    os.environ["SII_REDIS_URL"] = project_url
-    os.environ.pop("SII_REDIS_CACHE_URL", None)
-    os.environ.setdefault("SII_POSTGRES_HOST", "127.0.0.1")
     from workers.app import app as project_app
 
     importlib.import_module("bench.queue_latency_tasks")  # registers bench.trivial in every app
@@ -345,14 +347,20 @@ def report(benches: dict[str, Bench], options: argparse.Namespace) -> None:
 def main() -> None:
     sys.path.insert(0, str(REPO))
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/10", help="first of the scratch databases")
+    parser.add_argument(
+        "--redis-database", type=int, default=10, help="first of the scratch databases of the project's Redis"
+    )
     parser.add_argument("--samples", type=int, default=400, help="single jobs timed per configuration")
     parser.add_argument("--jobs", type=int, default=200, help="jobs in each throughput burst")
     parser.add_argument("--concurrency", type=int, default=2, help="pool processes of each worker")
     parser.add_argument("--gap", type=float, default=0.02, help="seconds between a job's start and the next send")
     parser.add_argument("--configurations", default="project,defaults", help=", ".join(CONFIGURATIONS))
     parser.add_argument("--probe", action="store_true", help="split the latency into stages")
+    parser.add_argument("--database", default="siisurit_bench_queue", help="PostgreSQL database of the workers")
     options = parser.parse_args()
+    from bench.servers import use_project_servers
+
+    print(use_project_servers(options.database), flush=True)
     report(run(options), options)
 
 

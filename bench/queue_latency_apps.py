@@ -15,7 +15,7 @@ from typing import Any
 
 from celery import Celery, signals
 
-_BROKER_URL = os.environ.get("BENCH_BROKER_URL", "redis://127.0.0.1:6379/10")
+_BROKER_URL = os.environ["BENCH_BROKER_URL"]  # set by bench/queue_latency.py: a scratch database of the project's Redis
 _WITHOUT = {name for name in os.environ.get("BENCH_WITHOUT", "").split(",") if name}
 
 
