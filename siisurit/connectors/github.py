@@ -45,7 +45,7 @@ class GitHubConnector(Connector):
         yield from self.record_pages(link_pages(self.client, url, params, conditional=True), self._task)
 
     def _task(self, item: dict[str, Any]) -> TaskRecord | None:
-        if "pull_request" in item:
+        if _is_pull_request(item):
             return None
         is_closed = item["state"] == "closed"
         return TaskRecord(
@@ -59,5 +59,18 @@ class GitHubConnector(Connector):
             created_at=aware_utc(item.get("created_at")),
             updated_at=aware_utc(item.get("updated_at")),
             closed_at=aware_utc(item.get("closed_at")),
-            assignees=[assignee["login"] for assignee in item.get("assignees") or []],
+            assignees=[assignee["login"] for assignee in _assignees(item)],
         )
+
+
+def _is_pull_request(item: dict[str, Any]) -> bool:
+    """Older API versions put `pull_request` with null URLs on plain issues too: only a URL makes it a pull request."""
+    link = item.get("pull_request")
+    return isinstance(link, dict) and any(link.get(key) for key in ("url", "html_url"))
+
+
+def _assignees(item: dict[str, Any]) -> list[dict[str, Any]]:
+    """`assignees`, or the single `assignee` of API versions before multiple assignees existed."""
+    if "assignees" in item:
+        return item["assignees"] or []
+    return [item["assignee"]] if item.get("assignee") else []
