@@ -1,5 +1,5 @@
 # One image for backend (Django/gunicorn), worker, beat and flower.
-FROM python:3.11-slim-bookworm
+FROM python:3.11.13-slim-bookworm
 
 ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \

@@ -27,8 +27,16 @@ migrate: setup  ## create the database if missing and migrate it (embedded serve
 demo: migrate  ## the main job end to end: sandbox trackers, worker, import, update through the queue, summary
 	$(BIN)/python manage.py demo
 
+# The tests' own embedded servers (tests/settings.py); `make test` stops them again if it started them.
+TEST_DATA_DIR := .siisurit/test
+
 test: setup  ## run the whole test suite (real PostgreSQL, Redis, Celery workers, sandbox trackers)
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	@if $(BIN)/python manage.py embedded_servers status --data-dir $(TEST_DATA_DIR) | grep -q ': running'; then \
+		$(BIN)/python -m pytest $(PYTEST_ARGS); \
+	else \
+		status=0; $(BIN)/python -m pytest $(PYTEST_ARGS) || status=$$?; \
+		$(BIN)/python manage.py embedded_servers stop --data-dir $(TEST_DATA_DIR) -v0; exit $$status; \
+	fi
 
 lint: setup  ## ruff
 	$(BIN)/ruff check .
@@ -38,11 +46,13 @@ format: setup  ## apply ruff's fixes and formatting
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
+# honcho ends with 130 after Ctrl-C has stopped every process: that is the normal end here, not an error.
 up: migrate  ## the long-running local stack: sandbox, worker, beat, Flower, web admin (Ctrl-C stops all)
-	$(BIN)/honcho --procfile Procfile.dev start
+	$(BIN)/honcho --procfile Procfile.dev start || [ $$? -eq 130 ]
 
-services-stop:  ## stop embedded PostgreSQL and Redis (local environment)
-	$(BIN)/python manage.py embedded_servers stop
+services-stop:  ## stop embedded PostgreSQL and Redis (of the local environment and of the tests)
+	@echo "local ($${SII_DATA_DIR:-.siisurit}):"; $(BIN)/python manage.py embedded_servers stop
+	@echo "tests ($(TEST_DATA_DIR)):"; $(BIN)/python manage.py embedded_servers stop --data-dir $(TEST_DATA_DIR)
 
 bench: migrate  ## all benchmarks (prints tables; takes a while)
 	$(BIN)/python bench/queue_latency.py

@@ -41,7 +41,12 @@ _LOOPBACK_HOSTS = ["localhost", "127.0.0.1", "[::1]"]
 ALLOWED_HOSTS = [*ENV.list("SII_ALLOWED_HOSTS"), *_LOOPBACK_HOSTS]
 CSRF_TRUSTED_ORIGINS = ENV.list("SII_CSRF_TRUSTED_ORIGINS")
 if IS_PRODUCTION:
-    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    # TLS ends at a reverse proxy in front of gunicorn: the request counts as HTTPS when the proxy says so in this
+    # header (`X-Forwarded-Proto: https`). `none`: no proxy is trusted (then gunicorn must serve HTTPS itself, or
+    # SII_SECURE_SSL_REDIRECT be off, or every request is redirected to an HTTPS address nothing serves).
+    _proxy_ssl_header = ENV.str("SII_SECURE_PROXY_SSL_HEADER", "X-Forwarded-Proto")
+    if _proxy_ssl_header.lower() != "none":
+        SECURE_PROXY_SSL_HEADER = ("HTTP_" + _proxy_ssl_header.upper().replace("-", "_"), "https")
     SECURE_SSL_REDIRECT = ENV.bool("SII_SECURE_SSL_REDIRECT", True)
     SECURE_REDIRECT_EXEMPT = [r"^healthz$"]  # the health check speaks plain HTTP inside the container network
     SECURE_HSTS_SECONDS = ENV.int("SII_SECURE_HSTS_SECONDS", 31536000, minimum=0)

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 from celery.beat import ScheduleEntry
@@ -93,3 +94,19 @@ def test_two_beats_ticking_the_same_schedule_enqueue_each_job_once(tmp_path, cle
             beat.close()
 
     assert queue_length("maintenance") == 1
+
+
+def test_every_tick_touches_the_heartbeat_file_the_health_check_reads(tmp_path, clean_queues):
+    beat = make_beat(tmp_path, "alone")
+    heartbeat = tmp_path / "alone" / "heartbeat"
+    try:
+        assert not heartbeat.exists()
+        beat.tick()
+        first = heartbeat.stat().st_mtime_ns
+        beat.tick()
+    finally:
+        beat.close()
+
+    assert heartbeat.stat().st_mtime_ns >= first
+    compose = (Path(__file__).resolve().parent.parent / "docker-compose.yml").read_text()
+    assert "/data/beat/heartbeat" in compose

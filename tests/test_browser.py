@@ -62,7 +62,7 @@ def browser() -> Iterator[object]:
 
 
 class FlowerProcess:
-    """`celery -A workers flower` with basic auth on a free loopback port, on the test Redis."""
+    """`celery -A workers flower` on a free loopback port, on the test Redis, with basic auth from its environment."""
 
     def __init__(self) -> None:
         self.port = free_port()
@@ -70,8 +70,7 @@ class FlowerProcess:
         environment = child_environment(SII_FLOWER_BASIC_AUTH=f"{FLOWER_USER}:{FLOWER_PASSWORD}")
         command = [
             sys.executable, "-m", "celery", "-A", "workers", "flower", "--conf=workers/flower_config.py",
-            "--address=127.0.0.1", f"--port={self.port}", f"--basic-auth={FLOWER_USER}:{FLOWER_PASSWORD}",
-            "--persistent=False",
+            "--address=127.0.0.1", f"--port={self.port}", "--persistent=False",
         ]  # fmt: skip
         self.log = tempfile.NamedTemporaryFile(prefix="siisurit-flower-", suffix=".log")  # noqa: SIM115
         self.process = subprocess.Popen(

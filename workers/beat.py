@@ -29,6 +29,9 @@ logger = logging.getLogger(__name__)
 
 CLAIM_KEY_PREFIX = "siisurit:beat:"
 _CLAIM_MARGIN_SECONDS = 60
+#: Touched on every tick (at least every `beat_max_loop_interval`, 300 s), beside the schedule file: the container
+#: health check reads its age.
+HEARTBEAT_FILENAME = "heartbeat"
 
 
 def period_claim(entry: ScheduleEntry, now: datetime) -> tuple[str, int]:
@@ -54,7 +57,13 @@ class DedupeScheduler(PersistentScheduler):
         # Create the schedule file's folder: otherwise beat fails to open its schedule file (paperless-ngx #8429).
         filename = kwargs.get("schedule_filename") or settings.CELERY_BEAT_SCHEDULE_FILENAME
         Path(filename).parent.mkdir(parents=True, exist_ok=True)
+        self.heartbeat_path = Path(filename).parent / HEARTBEAT_FILENAME
         super().__init__(*args, **kwargs)
+
+    def tick(self, *args: Any, **kwargs: Any) -> float:
+        seconds_to_next_tick = super().tick(*args, **kwargs)
+        self.heartbeat_path.touch()
+        return seconds_to_next_tick
 
     @cached_property
     def claims(self) -> redis.Redis:
