@@ -70,6 +70,7 @@ def test_the_production_image_installs_no_local_only_packages():
     assert runtime & LOCAL_ONLY_PACKAGES == set()
     assert "requirements-dev" not in dockerfile
     assert "pip install -r requirements.txt" in dockerfile
+    assert {"tests", "bench", "sandbox"} <= set((_REPO / ".dockerignore").read_text().split())
 
 
 # Requests to the production settings through Django's test client, in a child process (settings load once).
