@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from siisurit.downloads.service import tracker_download
 from siisurit.models import ApiKind, Task
-from siisurit.services.download import tracker_download
 from tests.contracts.replay import ReplayServer, json_response, recording
 from tests.factories import make_tracker
 
