@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 from dotenv import dotenv_values
 
 ENVIRONMENTS = ("local", "ci", "stage", "production")
+_LIST_SEPARATORS = re.compile(r"[\s,]+")
 
 
 class ConfigurationError(Exception):
@@ -58,10 +60,11 @@ class Environment:
         return value
 
     def list(self, name: str, default: list[str] | None = None) -> list[str]:
+        """Items separated by commas and/or white space."""
         text = self.str(name)
         if not text:
             return list(default or [])
-        return [item.strip() for item in text.split(",") if item.strip()]
+        return [item for item in _LIST_SEPARATORS.split(text) if item]
 
     def required(self, name: str, reason: str) -> str:
         value = self.str(name)

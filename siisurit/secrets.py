@@ -41,6 +41,18 @@ class Secret:
         raise TypeError("secrets must not be pickled or serialized")
 
 
+FERNET_KEY_COMMAND = 'python -c "from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())"'
+
+
+def is_fernet_key(text: str) -> bool:
+    """Whether `text` is a usable Fernet key (32 url-safe base64-encoded bytes)."""
+    try:
+        Fernet(text.encode())
+    except (ValueError, TypeError):  # binascii.Error is a ValueError
+        return False
+    return True
+
+
 class SecretDecryptionError(Exception):
     """Stored ciphertext cannot be decrypted with any key of SII_FERNET_KEYS."""
 

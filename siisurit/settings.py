@@ -11,6 +11,7 @@ from pathlib import Path
 
 from siisurit.environment import ENVIRONMENTS, ConfigurationError, Environment, env_file_path
 from siisurit.redis_urls import redis_url_with_database
+from siisurit.secrets import FERNET_KEY_COMMAND, is_fernet_key
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 ENV = Environment(env_file_path(BASE_DIR))
@@ -31,10 +32,17 @@ if IS_PRODUCTION:
     SECRET_KEY = ENV.required("SII_SECRET_KEY", "in production (a long random string)")
     SII_FERNET_KEYS = ENV.list("SII_FERNET_KEYS")
     if not SII_FERNET_KEYS:
-        raise ConfigurationError("SII_FERNET_KEYS must be set in production (comma separated Fernet keys)")
+        raise ConfigurationError(f"SII_FERNET_KEYS must be set in production; make a key with: {FERNET_KEY_COMMAND}")
 else:
     SECRET_KEY = ENV.str("SII_SECRET_KEY", _DEVELOPMENT_SECRET_KEY)
     SII_FERNET_KEYS = ENV.list("SII_FERNET_KEYS", [_DEVELOPMENT_FERNET_KEY])
+# Checked now, not when the first token is encrypted deep inside a job. The message never shows the value.
+_INVALID_FERNET_KEYS = [str(number) for number, key in enumerate(SII_FERNET_KEYS, 1) if not is_fernet_key(key)]
+if _INVALID_FERNET_KEYS:
+    raise ConfigurationError(
+        f"SII_FERNET_KEYS: key number {', '.join(_INVALID_FERNET_KEYS)} (of {len(SII_FERNET_KEYS)}) is not a valid "
+        f"Fernet key (32 url-safe base64-encoded bytes); make one with: {FERNET_KEY_COMMAND}"
+    )
 DEBUG = IS_LOCAL
 _LOOPBACK_HOSTS = ["localhost", "127.0.0.1", "[::1]"]
 # Loopback names always: the container health check asks http://127.0.0.1:8000/healthz.
@@ -125,6 +133,19 @@ SII_JOB_RUNNER = "workers.dispatch.CeleryJobRunner" if SII_USE_ASYNC_QUEUE else 
 from workers.settings import celery_settings  # noqa: E402
 
 globals().update(celery_settings(ENV, broker_url=SII_REDIS_URL, job_timeout=SII_ASYNC_QUEUE_TIMEOUT_IN_SECONDS))
+
+# --- E-mail (the admin's password reset mails) -----------------------------------------------------------------
+EMAIL_HOST = ENV.str("SII_EMAIL_HOST", "localhost")
+EMAIL_USE_TLS = ENV.bool("SII_EMAIL_USE_TLS", IS_PRODUCTION)  # STARTTLS, as the submission port 587 expects
+EMAIL_USE_SSL = ENV.bool("SII_EMAIL_USE_SSL", False)  # implicit TLS, usually port 465
+if EMAIL_USE_TLS and EMAIL_USE_SSL:
+    raise ConfigurationError("SII_EMAIL_USE_TLS (STARTTLS) and SII_EMAIL_USE_SSL (implicit TLS) exclude each other")
+_DEFAULT_EMAIL_PORT = 465 if EMAIL_USE_SSL else {"local": 1033, "production": 587}.get(SII_ENVIRONMENT, 25)
+EMAIL_PORT = ENV.int("SII_EMAIL_PORT", _DEFAULT_EMAIL_PORT, minimum=1, maximum=65535)
+EMAIL_HOST_USER = ENV.str("SII_EMAIL_USERNAME")
+EMAIL_HOST_PASSWORD = ENV.str("SII_EMAIL_PASSWORD")
+EMAIL_TIMEOUT = 30  # seconds: an unreachable mail server must not hang the request that sends the mail
+DEFAULT_FROM_EMAIL = SERVER_EMAIL = ENV.str("SII_EMAIL_FROM", "siisurit@localhost")
 
 # --- Siisurit --------------------------------------------------------------------------------------------------
 SII_UUID_HOST = ENV.int("SII_UUID_HOST", 0, minimum=0, maximum=32767)
