@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime
+from urllib.parse import urlsplit
 
 import pytest
 import requests
@@ -186,6 +187,14 @@ def test_github_answers_rate_limit_headers_and_default_open_state(shared):
     }
     assert all(item["state"] == "open" for item in response.json())
     assert 'rel="last"' in response.headers["Link"]
+
+
+def test_github_links_name_the_repository_by_id_as_github_does(shared):
+    first = github_get(shared, "/repos/acme/webshop/issues", params={"state": "all", "per_page": 5})
+    following = requests.get(first.links["next"]["url"], headers=first.request.headers, timeout=10)
+    assert urlsplit(first.links["next"]["url"]).path == "/repositories/1300192/issues"
+    assert following.status_code == 200
+    assert {item["number"] for item in following.json()}.isdisjoint(item["number"] for item in first.json())
 
 
 def test_github_etag_gives_304_that_costs_no_rate_limit(shared):

@@ -141,8 +141,8 @@ def query_key(request: Request, *ignored: str) -> tuple:
     return tuple(sorted((name, tuple(values)) for name, values in request.query.items() if name not in ignored))
 
 
-def page_link(request: Request, page_param: str, page: int) -> str:
-    """The URL of this request with another page number (other parameters kept)."""
+def page_link(request: Request, page_param: str, page: int, *, path: str | None = None) -> str:
+    """The URL of this request (or of `path`) with another page number (other parameters kept)."""
     query = [(name, value) for name, values in request.query.items() if name != page_param for value in values]
     query.append((page_param, str(page)))
-    return f"{request.base_url}{request.path}?{urlencode(query)}"
+    return f"{request.base_url}{path or request.path}?{urlencode(query)}"

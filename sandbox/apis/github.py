@@ -72,6 +72,7 @@ class GithubApi(BaseApi):
     kind = "github"
     routes = (
         (_PREFIX + r"/repos/([^/]+)/([^/]+)/issues", "list_issues", True),
+        (_PREFIX + r"/repositories/(\d+)/issues", "list_issues_by_repository_id", True),
         (_PREFIX + r"/repos/([^/]+)/([^/]+)/issues/(\d+)", "get_issue", True),
         (_PREFIX + r"/repos/([^/]+)/([^/]+)", "get_repository", True),
         (_PREFIX + r"/user", "get_user", True),
@@ -163,6 +164,12 @@ class GithubApi(BaseApi):
             return json.dumps(items, separators=(",", ":")).encode()
 
         return self._conditional(request, self.page_cache.get_or_make(key, make), headers)
+
+    def list_issues_by_repository_id(self, request: Request, repository_id: str) -> Response:
+        """Where GitHub's `Link` header points: the repository by id, not by name."""
+        if int(repository_id) != REPOSITORY_ID:
+            return self.error(404)
+        return self.list_issues(request, OWNER, REPOSITORY)
 
     def get_issue(self, request: Request, owner: str, repository: str, number: str) -> Response:
         if not self._is_repository(owner, repository):
@@ -258,16 +265,18 @@ class GithubApi(BaseApi):
         )
 
     def _link_headers(self, request: Request, page: int, last: int) -> list[tuple[str, str]]:
+        """Like GitHub, the links name the repository by id (`/repositories/{id}/issues`), not by owner and name."""
+        path = self._api_base(request)[len(request.base_url) :] + f"/repositories/{REPOSITORY_ID}/issues"
         links = []
         if page > 1:
-            links += [f'<{page_link(request, "page", min(page - 1, last))}>; rel="prev"']
+            links += [f'<{page_link(request, "page", min(page - 1, last), path=path)}>; rel="prev"']
         if page < last:
             links += [
-                f'<{page_link(request, "page", page + 1)}>; rel="next"',
-                f'<{page_link(request, "page", last)}>; rel="last"',
+                f'<{page_link(request, "page", page + 1, path=path)}>; rel="next"',
+                f'<{page_link(request, "page", last, path=path)}>; rel="last"',
             ]
         if page > 1:
-            links += [f'<{page_link(request, "page", 1)}>; rel="first"']
+            links += [f'<{page_link(request, "page", 1, path=path)}>; rel="first"']
         return [("Link", ", ".join(links))] if links else []
 
     def _api_base(self, request: Request) -> str:
