@@ -230,21 +230,20 @@ class ClockodoApi(BaseApi):
             "type": 1,
             "customers_id": PROJECT_BY_ID[record.project]["customers_id"],
             "projects_id": record.project,
-            "subprojects_id": None,
             "services_id": record.activity,
             "users_id": _FIRST_USER_ID + record.user,
             "billable": 1 if record.billable else 0,
             "texts_id": zlib.crc32(record.text.encode()) % 1_000_000 if record.text else None,
-            "text": record.text,
+            "text": record.text or None,  # as recorded from Clockodo: null, not "", for an entry without text
             "time_since": timestamp(record.begin),
             "time_until": timestamp(record.begin + record.duration),
-            "duration": record.duration,
-            "offset": 0,
+            "duration": record.duration,  # Clockodo adds "offset" only where duration != until - since
             "clocked": False,
             "clocked_offline": False,
             "time_clocked_since": None,
             "time_insert": timestamp(record.created),
             "time_last_change": timestamp(record.modified),
+            "time_last_change_work_time": timestamp(record.modified),
             "hourly_rate": 95.0,
         }
 

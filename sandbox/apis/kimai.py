@@ -13,6 +13,7 @@ from sandbox.apis.kimai_data import (
     PROJECT_BY_ID,
     PROJECTS,
     SEEDED_PROJECT_ID,
+    embedded,
 )
 from sandbox.entries import EntryRecord
 from sandbox.messages import Request, Response
@@ -67,9 +68,10 @@ class KimaiApi(BaseApi):
         self.other_region = other_region
         self._user_json = [self._user(user) for user in self.users]
         self._user_text = [_compact(user) for user in self._user_json]
-        self._activity_json = {activity["id"]: _compact(activity) for activity in ACTIVITIES}
+        self._activity_json = {activity["id"]: _compact(embedded(activity)) for activity in ACTIVITIES}
         self._project_json = {
-            project["id"]: _compact(project | {"customer": CUSTOMER_BY_ID[project["customer"]]}) for project in PROJECTS
+            project["id"]: _compact(embedded(project) | {"customer": embedded(CUSTOMER_BY_ID[project["customer"]])})
+            for project in PROJECTS
         }
 
     def authenticate(self, request: Request) -> SandboxUser | None:
@@ -300,7 +302,10 @@ class KimaiApi(BaseApi):
             "enabled": True,
             "initials": initials,
             "color": None,
+            "color-safe": "#3c8dbc",
             "avatar": None,
+            "apiToken": True,
+            "systemAccount": False,
             "timezone": "Europe/London" if user.zone_hours == 0 else "Europe/Vienna",
             "language": "en",
             "locale": "en",

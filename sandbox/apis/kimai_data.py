@@ -19,6 +19,12 @@ def _customer(id_: int, name: str, country: str, currency: str, visible: bool = 
         "billable": True,
         "currency": currency,
         "country": country,
+        "language": "en" if country == "GB" else "de",
+        "company": name,
+        "homepage": None,
+        "phone": None,
+        "mobile": None,
+        "fax": None,
         "timezone": "Europe/Vienna",
         "color": color,
         "color-safe": color,
@@ -45,6 +51,7 @@ def _project(id_: int, name: str, customer: dict, visible: bool = True) -> dict:
         "metaFields": [],
         "teams": [],
         "color": customer["color"],
+        "color-safe": customer["color-safe"],
     }
 
 
@@ -61,6 +68,7 @@ def _activity(id_: int, name: str, project: dict | None = None, visible: bool = 
         "metaFields": [],
         "teams": [],
         "color": None,
+        "color-safe": "#d2d6de",
     }
 
 
@@ -84,6 +92,16 @@ ACTIVITIES = (
     _activity(5, "Support hotline", PROJECTS[2]),
     _activity(6, "Maintenance", visible=False),
 )
+#: Keys of the collections (`/api/projects`, `/api/activities`, `/api/customers`) that Kimai leaves out where it
+#: nests these objects in a timesheet (`full=true`: `ProjectExpanded`, `Activity`, `Customer` in its API tests).
+COLLECTION_ONLY_KEYS = frozenset({"parentTitle", "teams"})
+
+
+def embedded(item: dict) -> dict:
+    """The object as Kimai nests it in a timesheet of `full=true`."""
+    return {key: value for key, value in item.items() if key not in COLLECTION_ONLY_KEYS}
+
+
 CUSTOMER_BY_ID = {customer["id"]: customer for customer in CUSTOMERS}
 PROJECT_BY_ID = {project["id"]: project for project in PROJECTS}
 ACTIVITY_BY_ID = {activity["id"]: activity for activity in ACTIVITIES}
