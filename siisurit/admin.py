@@ -1,4 +1,8 @@
-"""Admin site for all models. Tracker tokens are write-only: the form never shows them."""
+"""Admin site for all models. Tracker tokens are write-only: the form never shows them.
+
+Configuration that `update_organization` writes says so on its pages; downloaded data (tasks, work entries) is
+read-only, since the next download overwrites any edit. Trackers show how their last download ended.
+"""
 
 from __future__ import annotations
 
@@ -7,8 +11,12 @@ from typing import Any
 from django import forms
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
+from django.http import HttpRequest
+from django.templatetags.static import static
+from django.utils.html import format_html
 
 from siisurit.models import (
+    DownloadOutcome,
     Organization,
     OrganizationProfile,
     Project,
@@ -22,6 +30,43 @@ from siisurit.models import (
     WorkMatch,
 )
 from siisurit.secrets import Secret
+
+OWNED_BY_ORGANIZATION_FILE = (
+    "Written by `manage.py update_organization` from the organization's YAML file: change the file and import it "
+    "again, since the next import overwrites edits made here."
+)
+DOWNLOADED_DATA = "Downloaded from the trackers: read-only here, since the next download overwrites any edit."
+
+
+class OrganizationFileAdmin(admin.ModelAdmin):
+    """Admin of configuration that `update_organization` owns: its list and form say so."""
+
+    def changelist_view(self, request: HttpRequest, extra_context: dict | None = None) -> Any:
+        return super().changelist_view(request, {"subtitle": OWNED_BY_ORGANIZATION_FILE, **(extra_context or {})})
+
+    def get_fieldsets(self, request: HttpRequest, obj: Any = None) -> Any:
+        (name, options), *others = super().get_fieldsets(request, obj)
+        return [(name, {**options, "description": OWNED_BY_ORGANIZATION_FILE}), *others]
+
+
+class ReadOnlyAdminMixin:
+    """Rows that are viewed here, never added, changed or deleted."""
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+class DownloadedDataAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    """Admin of downloaded rows: read-only, and its list says why."""
+
+    def changelist_view(self, request: HttpRequest, extra_context: dict | None = None) -> Any:
+        return super().changelist_view(request, {"subtitle": DOWNLOADED_DATA, **(extra_context or {})})
 
 
 @admin.register(User)
@@ -44,7 +89,7 @@ class OrganizationProfileInline(admin.TabularInline):
 
 
 @admin.register(Organization)
-class OrganizationAdmin(admin.ModelAdmin):
+class OrganizationAdmin(OrganizationFileAdmin):
     list_display = ("code", "name", "timezone")
     search_fields = ("code", "name")
     inlines = [OrganizationProfileInline]
@@ -57,15 +102,16 @@ class UserMappingEntryInline(admin.TabularInline):
 
 
 @admin.register(UserMapping)
-class UserMappingAdmin(admin.ModelAdmin):
+class UserMappingAdmin(OrganizationFileAdmin):
     list_display = ("name", "organization", "fallback")
     list_filter = ("organization",)
     inlines = [UserMappingEntryInline]
 
 
 @admin.register(Project)
-class ProjectAdmin(admin.ModelAdmin):
+class ProjectAdmin(OrganizationFileAdmin):
     list_display = ("code", "name", "organization")
+    list_select_related = ("organization",)
     list_filter = ("organization",)
     search_fields = ("code", "name")
 
@@ -103,39 +149,72 @@ class TrackerAdminForm(forms.ModelForm):
 
 
 @admin.register(Tracker)
-class TrackerAdmin(admin.ModelAdmin):
+class TrackerAdmin(OrganizationFileAdmin):
     form = TrackerAdminForm
-    list_display = ("name", "api_kind", "project", "last_downloaded_at")
-    list_filter = ("api_kind", "project__organization")
-    search_fields = ("name",)
-    readonly_fields = ("last_downloaded_at",)
+    list_display = (
+        "name",
+        "project",
+        "api_kind",
+        "last_download_at",
+        "last_download",
+        "last_download_items",
+        "last_download_error",
+    )
+    list_select_related = ("project__organization",)
+    list_filter = ("last_download_outcome", "api_kind", "project__organization")
+    search_fields = ("name", "project__code", "project__organization__code")
+    readonly_fields = (
+        "last_download_at",
+        "last_download_outcome",
+        "last_download_items",
+        "last_download_error",
+        "last_downloaded_at",
+    )
+
+    @admin.display(description="last download", ordering="last_download_outcome")
+    def last_download(self, tracker: Tracker) -> str:
+        """The outcome; a failing tracker stands out (red, with the admin's error icon)."""
+        if tracker.last_download_outcome == DownloadOutcome.FAILED:
+            return format_html(
+                '<strong class="last-download-failed" style="color: #ba2121"><img src="{}" alt=""> failed</strong>',
+                static("admin/img/icon-no.svg"),
+            )
+        return tracker.get_last_download_outcome_display() or "never"
 
 
-class TaskAssigneeInline(admin.TabularInline):
+class TaskAssigneeInline(ReadOnlyAdminMixin, admin.TabularInline):
     model = TaskAssignee
     extra = 0
 
 
 @admin.register(Task)
-class TaskAdmin(admin.ModelAdmin):
+class TaskAdmin(DownloadedDataAdmin):
     list_display = ("code", "title", "state", "estimate_hours", "tracker")
+    list_select_related = ("tracker__project__organization",)
     list_filter = ("tracker__project", "is_closed", "is_declared")
     search_fields = ("code", "title")
     inlines = [TaskAssigneeInline]
 
 
 @admin.register(WorkMatch)
-class WorkMatchAdmin(admin.ModelAdmin):
+class WorkMatchAdmin(OrganizationFileAdmin):
     list_display = ("tracker", "match_on", "priority", "position", "target_task")
+    list_select_related = ("tracker__project__organization", "target_task")
     list_filter = ("match_on", "tracker__project")
     filter_horizontal = ("source_work_trackers",)
     raw_id_fields = ("target_task",)
 
 
 @admin.register(WorkEntry)
-class WorkEntryAdmin(admin.ModelAdmin):
-    list_display = ("external_id", "tracker", "user", "started_at", "duration_seconds", "task")
+class WorkEntryAdmin(DownloadedDataAdmin):
+    list_display = ("external_id", "tracker", "user", "started_at", "duration_hours", "task")
+    readonly_fields = ("duration_hours",)
+    list_select_related = ("tracker__project__organization", "user", "task")
     list_filter = ("tracker__project",)
     search_fields = ("text", "external_id", "external_username")
     raw_id_fields = ("task", "user", "work_match")
     date_hierarchy = "started_at"
+
+    @admin.display(description="hours", ordering="duration_seconds")
+    def duration_hours(self, entry: WorkEntry) -> str:
+        return f"{entry.duration_seconds / 3600:.2f}"

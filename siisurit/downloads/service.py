@@ -23,6 +23,7 @@ from django.db import DataError, IntegrityError, transaction
 from siisurit.connectors import connector_class
 from siisurit.connectors.records import RecordPage
 from siisurit.downloads.cache import DownloadCache, download_cache_client
+from siisurit.downloads.last_download import tracker_last_download_record
 from siisurit.downloads.upsert import (
     UpsertCounts,
     seen_ids_add,
@@ -122,7 +123,20 @@ def _prefetched(pages: Iterator[RecordPage], ahead: int = PREFETCH_ITEMS) -> Ite
 
 
 def tracker_download(*, tracker_id: str, full: bool = False, progress: Progress | None = None) -> dict:
-    """Download one tracker; a summary of counts (pages, requests, items, created, updated, unchanged, deleted)."""
+    """Download one tracker; a summary of counts (pages, requests, items, created, updated, unchanged, deleted).
+
+    How it ended (when, outcome, error, items) is recorded on the tracker, whether it succeeded or not.
+    """
+    try:
+        summary = _tracker_download(tracker_id=tracker_id, full=full, progress=progress)
+    except Exception as error:
+        tracker_last_download_record(tracker_id=tracker_id, error=error)
+        raise
+    tracker_last_download_record(tracker_id=tracker_id, items=summary["items"])
+    return summary
+
+
+def _tracker_download(*, tracker_id: str, full: bool, progress: Progress | None) -> dict:
     started = time.monotonic()
     now = datetime.now(tz=UTC)
     tracker = Tracker.objects.select_related("project__organization", "user_mapping").get(id=tracker_id)

@@ -2,7 +2,7 @@
 
 from siisurit.models.organization import Organization, OrganizationProfile, Project, UserMapping, UserMappingEntry
 from siisurit.models.task import Task, TaskAssignee
-from siisurit.models.tracker import TASK_API_KINDS, WORK_API_KINDS, ApiKind, Tracker
+from siisurit.models.tracker import TASK_API_KINDS, WORK_API_KINDS, ApiKind, DownloadOutcome, Tracker
 from siisurit.models.user import User
 from siisurit.models.work import MatchOn, WorkEntry, WorkMatch
 
@@ -10,6 +10,7 @@ __all__ = [
     "TASK_API_KINDS",
     "WORK_API_KINDS",
     "ApiKind",
+    "DownloadOutcome",
     "MatchOn",
     "Organization",
     "OrganizationProfile",

@@ -21,6 +21,11 @@ TASK_API_KINDS = frozenset({ApiKind.GITHUB, ApiKind.GITLAB, ApiKind.JIRA, ApiKin
 WORK_API_KINDS = frozenset({ApiKind.KIMAI, ApiKind.CLOCKODO})
 
 
+class DownloadOutcome(models.TextChoices):
+    SUCCEEDED = "succeeded", "succeeded"
+    FAILED = "failed", "failed"
+
+
 class Tracker(BaseModel):
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="trackers")
     name = models.CharField(max_length=200)
@@ -36,13 +41,21 @@ class Tracker(BaseModel):
         UserMapping, on_delete=models.SET_NULL, null=True, blank=True, related_name="trackers"
     )
     download_state = models.JSONField(default=dict, blank=True, help_text="connector cursor for incremental updates")
-    last_downloaded_at = models.DateTimeField(null=True, blank=True)
+    last_downloaded_at = models.DateTimeField(null=True, blank=True, help_text="when a download last succeeded")
+    # How the last download ended, written by the download service (admin, `manage.py jobs` and reports read it).
+    last_download_at = models.DateTimeField(null=True, blank=True, help_text="when the last download ended")
+    last_download_outcome = models.CharField(max_length=20, choices=DownloadOutcome.choices, blank=True, default="")
+    last_download_error = models.TextField(blank=True, default="", help_text="why the last download failed")
+    last_download_items = models.PositiveIntegerField(
+        null=True, blank=True, help_text="items (tasks or work entries) the last successful download listed"
+    )
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["project", "name"], name="tracker_unique_name")]
 
     def __str__(self) -> str:
-        return self.name
+        """`organization/project/name`: tracker names repeat across projects (select `project__organization`)."""
+        return f"{self.project}/{self.name}"
 
     @property
     def custom_assignee_fields(self) -> list[str]:
