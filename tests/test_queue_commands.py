@@ -7,8 +7,11 @@ import io
 import json
 import logging
 import os
+import subprocess
+import sys
 import time
 import uuid
+from pathlib import Path
 
 import pytest
 from celery.result import AsyncResult
@@ -20,11 +23,13 @@ from django.test import override_settings
 from siisurit.downloads.cache import download_cache_client, download_key
 from siisurit.jobs import InProcessJobRunner, JobRequest, job_runner
 from siisurit.management.base import JobCommand
+from tests.processes import child_environment
 from tests.worker import celery_worker_thread, clean_queues, queue_length, redis_test_client  # noqa: F401
 from workers.app import app
 from workers.dispatch import CeleryJobRunner
 
 pytestmark = pytest.mark.worker
+_REPO = Path(__file__).resolve().parent.parent
 
 
 def run_command(*args: str) -> tuple[str, str]:
@@ -226,17 +231,18 @@ def test_clear_caches_limited_to_an_organization_keeps_other_trackers(transactio
         run_command("clear_caches", "--sync", "--no-input", "--project", "p")
 
 
-def _no_terminal(prompt: str) -> str:
-    raise EOFError
-
-
-def test_clear_caches_without_a_terminal_to_confirm_cancels(monkeypatch, transactional_db, empty_download_cache):
+def test_clear_caches_bare_asks_nothing_and_works_without_a_terminal(transactional_db, empty_download_cache):
     fill_download_cache(str(uuid.uuid4()), 2)
-    monkeypatch.setattr("builtins.input", _no_terminal)
 
-    with pytest.raises(CommandError, match="Cancelled; no cached download was deleted"):
-        run_command("clear_caches", "--sync")
-    assert cached_key_count() == 2
+    # As cron runs it: no option, no terminal, stdin closed.
+    result = subprocess.run(
+        [sys.executable, "manage.py", "clear_caches", "--sync"],
+        cwd=_REPO, env=child_environment(), stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+
+    assert result.returncode == 0, result.stderr
+    assert "clear caches (all trackers): done" in result.stdout
+    assert cached_key_count() == 0
 
 
 def test_clear_caches_rejects_a_tracker_that_is_no_uuid(transactional_db):

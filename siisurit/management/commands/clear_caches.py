@@ -15,7 +15,7 @@ from siisurit.management.base import JobCommand
 class Command(JobCommand):
     help = (
         "Clear the download cache (remembered API responses), of all trackers or of one organization, project or "
-        "tracker. Queued jobs are not touched."
+        "tracker, without asking: the next update downloads them again. Queued jobs are not touched."
     )
 
     def add_job_arguments(self, parser: ArgumentParser) -> None:
@@ -31,8 +31,9 @@ class Command(JobCommand):
         parser.add_argument(
             "--dry-run", action="store_true", help="count the cached responses, delete nothing (default: off)"
         )
+        # Cached downloads can always be fetched again, so clearing them asks nothing (scripts and cron run it bare).
         parser.add_argument(
-            "--no-input", "--noinput", action="store_true", help="do not ask for confirmation (default: ask)"
+            "--no-input", "--noinput", action="store_true", help="accepted for older scripts; nothing is ever asked"
         )
 
     def job_requests(self, **options: Any) -> list[JobRequest]:
@@ -47,13 +48,6 @@ class Command(JobCommand):
             " ".join(f"{name} {options[name]}" for name in ("organization", "project", "tracker") if options[name])
             or "all trackers"
         )
-        if not (options["dry_run"] or options["no_input"]):
-            try:
-                answer = input(f"Delete the cached downloads of {scope}? [y/N] ")
-            except EOFError:  # no terminal to answer from (cron, pipe): as good as "no"
-                answer = ""
-            if answer.strip().lower() not in ("y", "yes"):
-                raise CommandError("Cancelled; no cached download was deleted (use --no-input to skip the question).")
         kwargs = {
             "organization_code": options["organization"],
             "project_code": options["project"],

@@ -31,8 +31,9 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         if options["dry_run"]:
             summary = reports_clear(dry_run=True)
-            names = ", ".join(f"report.{name}" for name in summary["views"]) or "none"
-            self.stdout.write(f"Would drop: {names}")
+            if options["verbosity"] >= 1:
+                names = ", ".join(f"report.{name}" for name in summary["views"]) or "none"
+                self.stdout.write(f"Would drop: {names}")
             return
         if options["interactive"] and not self._confirmed():
             raise CommandError("Cancelled; no view was dropped.")

@@ -6,6 +6,7 @@ runs `update_project demo` through the queue, prints what came of it, and stops 
 
 from __future__ import annotations
 
+import io
 import logging
 import time
 from argparse import ArgumentParser
@@ -16,7 +17,7 @@ from typing import Any
 
 from django.conf import settings
 from django.core.management import call_command
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand, CommandError, OutputWrapper
 
 from siisurit.demo.organization import (
     DEMO_ORGANIZATION_FILE,
@@ -114,6 +115,8 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         started = time.monotonic()
+        if options["verbosity"] == 0:  # silent on success; failures still end in a CommandError
+            self.stdout = OutputWrapper(io.StringIO())
         runner = job_runner()
         try:
             with ExitStack() as stack:
@@ -145,8 +148,8 @@ class Command(BaseCommand):
                 with self._quiet_logging(options["verbosity"]):
                     call_command(
                         "update_project", organization_code, timeout=options["timeout"],
-                        no_progress_bar=options["no_progress_bar"], stdout=self._raw(self.stdout),
-                        stderr=self._raw(self.stderr),
+                        no_progress_bar=options["no_progress_bar"], verbosity=min(options["verbosity"], 1),
+                        stdout=self._raw(self.stdout), stderr=self._raw(self.stderr),
                     )  # fmt: skip
                 self._step("Stopping what the demo started")
         except (DemoSandboxError, DemoWorkerError, UsersCsvError, OrganizationConfigError) as error:

@@ -40,13 +40,20 @@ class Command(BaseCommand):
             summary = report_user_make(username=username, password=password, dry_run=options["dry_run"])
         except ReportUserError as error:
             raise CommandError(str(error)) from None
+        verbosity = options["verbosity"]
         if options["dry_run"]:
-            for statement in summary["statements"]:
-                self.stdout.write(f"{statement};")
-            action = "update the password of" if summary["exists"] else "create"
-            self.stdout.write(self.style.WARNING(f"Dry run: would {action} role {username!r}; nothing was changed."))
+            if verbosity >= 1:
+                for statement in summary["statements"]:
+                    self.stdout.write(f"{statement};")
+                action = "update the password of" if summary["exists"] else "create"
+                self.stdout.write(
+                    self.style.WARNING(f"Dry run: would {action} role {username!r}; nothing was changed.")
+                )
             return
         for warning in summary["warnings"]:
             self.stderr.write(self.style.WARNING(f"Warning: {warning}"))
-        action = "Created" if summary["created"] else "Updated password and rights of"
-        self.stdout.write(self.style.SUCCESS(f"{action} report role {username!r} (read-only access to schema report)."))
+        if verbosity >= 1:
+            action = "Created" if summary["created"] else "Updated password and rights of"
+            self.stdout.write(
+                self.style.SUCCESS(f"{action} report role {username!r} (read-only access to schema report).")
+            )

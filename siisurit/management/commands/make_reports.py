@@ -26,8 +26,10 @@ class Command(JobCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         if options["dry_run"]:
-            for statement in reports_make(dry_run=True)["statements"]:
-                self.stdout.write(f"{statement};\n")
+            statements = reports_make(dry_run=True)["statements"]
+            if options["verbosity"] >= 1:
+                for statement in statements:
+                    self.stdout.write(f"{statement};\n")
             return
         super().handle(*args, **options)
 

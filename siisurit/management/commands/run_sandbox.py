@@ -18,6 +18,7 @@ class Command(BaseCommand):
         add_arguments(parser)
 
     def handle(self, *args, **options) -> None:
+        self.verbosity = options["verbosity"]
         try:
             sandbox = sandbox_from_options(options)
         except ValueError as error:
@@ -28,5 +29,7 @@ class Command(BaseCommand):
             raise CommandError(f"cannot start the sandbox trackers: {error}") from error
 
     def _write(self, line: str) -> None:
+        if self.verbosity < 1:
+            return
         self.stdout.write(line)
         self.stdout.flush()

@@ -1,0 +1,56 @@
+"""`-v0` (verbosity 0) is silent on success, in every command that does something (not only shows something)."""
+
+from __future__ import annotations
+
+import io
+
+import pytest
+from django.core.management import call_command
+from django.test import override_settings
+
+from tests.factories import make_organization, make_project, make_user
+from tests.organization_files import BASE_YAML, token_environment, write_file  # noqa: F401
+
+_SILENT_RUNS = {
+    "make_users": lambda tmp_path: ["make_users", str(write_file(tmp_path, "username\ncarol\n", "users.csv"))],
+    "make_users --dry-run": lambda tmp_path: [
+        "make_users", str(write_file(tmp_path, "username\ncarol\n", "users.csv")), "--dry-run",
+    ],
+    "update_organization": lambda tmp_path: ["update_organization", str(write_file(tmp_path, BASE_YAML))],
+    "update_organization --dry-run": lambda tmp_path: [
+        "update_organization", str(write_file(tmp_path, BASE_YAML)), "--dry-run",
+    ],
+    "remove_organization": lambda tmp_path: ["remove_organization", "quiet", "--no-input"],
+    "remove_organization --dry-run": lambda tmp_path: ["remove_organization", "quiet", "--dry-run", "--no-input"],
+    "match_project": lambda tmp_path: ["match_project", "quiet", "--sync"],
+    "update_project": lambda tmp_path: ["update_project", "quiet", "--sync"],
+    "clear_caches": lambda tmp_path: ["clear_caches", "--sync"],
+    "clear_caches --dry-run": lambda tmp_path: ["clear_caches", "--sync", "--dry-run"],
+    "make_reports": lambda tmp_path: ["make_reports", "--sync"],
+    "make_reports --dry-run": lambda tmp_path: ["make_reports", "--dry-run"],
+    "clear_reports": lambda tmp_path: ["clear_reports", "--no-input"],
+    "clear_reports --dry-run": lambda tmp_path: ["clear_reports", "--dry-run"],
+    "ensure_database": lambda tmp_path: ["ensure_database"],
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("run", _SILENT_RUNS, ids=list(_SILENT_RUNS))
+def test_commands_are_silent_at_verbosity_0(run, tmp_path, transactional_db, token_environment):  # noqa: F811
+    for username in ("alice", "bob"):
+        make_user(username)
+    make_project(make_organization(code="quiet"), code="app")
+    stdout, stderr = io.StringIO(), io.StringIO()
+
+    call_command(*_SILENT_RUNS[run](tmp_path), verbosity=0, stdout=stdout, stderr=stderr)
+
+    assert (stdout.getvalue(), stderr.getvalue()) == ("", "")
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("dry_run", [False, True])
+def test_make_report_user_is_silent_at_verbosity_0(dry_run):
+    stdout, stderr = io.StringIO(), io.StringIO()
+    with override_settings(SII_POSTGRES_REPORT_USERNAME="sii_quiet_reader", SII_POSTGRES_REPORT_PASSWORD="quiet-Z9"):
+        call_command("make_report_user", *(["--dry-run"] if dry_run else []), verbosity=0, stdout=stdout, stderr=stderr)
+
+    assert (stdout.getvalue(), stderr.getvalue()) == ("", "")
