@@ -141,3 +141,20 @@ def test_users_are_mapped_by_the_username_of_the_full_user_object(replay):
 
     users = dict(WorkEntry.objects.filter(tracker=tracker).values_list("external_id", "user__username"))
     assert users == {"101": "tester", "102": "max", "103": "tester"}
+
+
+def test_an_old_kimai_without_full_objects_still_gives_entries_with_colon_offsets():
+    """Kimai before 1.0 (2019) ignores `full`, nests no objects and writes offsets with a colon."""
+    with ReplayServer(origins=[ORIGIN]) as server:
+        server.route("/api/timesheets", recording(FOLDER, "timesheets-plain-2019"), query={"project": "1"})
+        tracker = kimai_tracker(server, f"{ORIGIN}/en/admin/project/1/details")
+
+        tracker_download(tracker_id=str(tracker.id))
+
+        assert len(server.requests) == 1  # a short page without paging headers ends the listing
+    entries = {entry.external_id: entry for entry in WorkEntry.objects.filter(tracker=tracker)}
+    assert sorted(entries) == ["1793", "1794"]
+    assert entries["1794"].started_at == datetime(2019, 3, 26, 10, 0, tzinfo=UTC)  # 11:00+01:00
+    assert entries["1794"].duration_seconds == 7200
+    assert entries["1794"].external_username == "6"  # only the user's id is known
+    assert entries["1794"].breadcrumb_trail == ""

@@ -130,3 +130,13 @@ def test_pages_are_read_until_a_short_page(replay):
     assert "customFields(" in issue_requests[0].query["fields"]
     assert replay.unanswered == []
     assert {request.headers["authorization"] for request in replay.requests} == {f"Bearer {TOKEN}"}
+
+
+def test_the_estimate_field_is_the_one_time_tracking_names(replay):
+    serve(replay, time_tracking="time-tracking-original-estimate")
+    tracker = youtrack_tracker(replay)
+
+    tracker_download(tracker_id=str(tracker.id))
+
+    estimates = dict(Task.objects.filter(tracker=tracker).values_list("code", "estimate_hours"))
+    assert estimates == {"SW-4712": None, "SW-4713": None, "SW-4714": Decimal("8.00")}  # not "Estimation"
