@@ -287,6 +287,45 @@ def test_paging_pages_until_count_pages(sandbox):
     assert client.request_count == -(-len(items) // 50)
 
 
+LATER_PAGE_LISTINGS = {
+    "link": lambda sandbox, client: link_pages(client, issues_url(sandbox), {"per_page": 20}),
+    "numbered": lambda sandbox, client: numbered_pages(
+        client, f"{sandbox.base_url('gitlab')}/api/v4/projects/acme%2Fwebshop/issues", per_page=20
+    ),
+    "skip_top": lambda sandbox, client: skip_top_pages(
+        client, f"{sandbox.base_url('youtrack')}/api/issues", {"query": "project: DEMO", "fields": "id"}, top=20
+    ),
+    "start_at": lambda sandbox, client: start_at_pages(
+        client,
+        f"{sandbox.base_url('jira')}/rest/api/2/search",
+        {"jql": "project = SHOP"},
+        items_key="issues",
+        max_results=20,
+    ),
+    "token": lambda sandbox, client: token_pages(
+        client,
+        f"{sandbox.base_url('jira')}/rest/api/3/search/jql",
+        {"jql": "project = SHOP", "maxResults": 20},
+        items_key="issues",
+    ),
+}
+LATER_PAGE_KINDS = {"link": "github", "numbered": "gitlab", "skip_top": "youtrack", "start_at": "jira", "token": "jira"}
+
+
+@pytest.mark.parametrize("style", sorted(LATER_PAGE_LISTINGS))
+def test_a_later_page_failing_names_the_page_and_does_not_blame_the_configuration(sandbox, style):
+    kind = LATER_PAGE_KINDS[style]
+    client = client_for(sandbox, kind)
+    sandbox.inject(kind, status=404, every=2, count=1)
+    pages = LATER_PAGE_LISTINGS[style](sandbox, client)
+    assert next(pages).items
+    with pytest.raises(PermanentError) as error_info:
+        next(pages)
+    message = str(error_info.value)
+    assert "HTTP 404" in message and "(page 2)" in message
+    assert "api_location" not in message and "refused page 2 after sending the pages before it" in message
+
+
 def test_wrong_items_shape_is_permanent(sandbox):
     client = client_for(sandbox, "github")
     with pytest.raises(PermanentError, match="expected an object with a list 'issues'"):

@@ -198,8 +198,14 @@ class HttpClient:
     def redact(self, text: str) -> str:
         return redact(text, self._secrets)
 
-    def get(self, url: str, params: Mapping[str, Any] | None = None, *, conditional: bool = False) -> Response:
-        """GET JSON; with `conditional`, send the cached ETag / Last-Modified and accept 304."""
+    def get(
+        self, url: str, params: Mapping[str, Any] | None = None, *, conditional: bool = False, page: int = 1
+    ) -> Response:
+        """GET JSON; with `conditional`, send the cached ETag / Last-Modified and accept 304.
+
+        `page` is the number of this request within a listing: a failure of a later page names that page and does
+        not send the user to the configuration, which the earlier pages already proved right.
+        """
         full_url = url_with_params(url, params)
         cached = self.cache.page(full_url) if conditional and self.cache is not None else None
         headers = {}
@@ -208,7 +214,7 @@ class HttpClient:
                 headers["If-None-Match"] = cached["etag"]
             if cached.get("last_modified"):
                 headers["If-Modified-Since"] = cached["last_modified"]
-        response = self._send("GET", full_url, headers=headers)
+        response = self._send("GET", full_url, headers=headers, page=page)
         if response.status_code == 304:
             if not cached:
                 raise PermanentError(f"{self.label}: HTTP 304 Not Modified without a conditional request")
@@ -220,14 +226,16 @@ class HttpClient:
         response = self._send("POST", url, json_body=body)
         return Response(url, response.status_code, response.headers, self._json(response), response.links)
 
-    def _send(self, method: str, url: str, *, headers: Mapping[str, str] | None = None, json_body: Any = None):
+    def _send(
+        self, method: str, url: str, *, headers: Mapping[str, str] | None = None, json_body: Any = None, page: int = 1
+    ):
         """One request, following redirects only within the same host (credentials never go elsewhere)."""
         host = urlsplit(url).netloc
         for _ in range(MAX_REDIRECTS + 1):
             ensure_allowed_url(url, self.label)
             response = self._request_once(method, url, headers=headers, json_body=json_body)
             if not response.is_redirect:
-                self._raise_for_status(response)
+                self._raise_for_status(response, page)
                 return response
             target = urljoin(url, response.headers["Location"])
             if urlsplit(target).netloc != host:
@@ -259,20 +267,25 @@ class HttpClient:
                 raise TransientError(f"{self.label}: request failed: {self.redact(str(error))}") from None
         raise AssertionError("unreachable")
 
-    def _raise_for_status(self, response: requests.Response) -> None:
+    def _raise_for_status(self, response: requests.Response, page: int = 1) -> None:
         status = response.status_code
         if status < 400:
             return
         path = urlsplit(response.url).path
         message = self.redact(_server_message(response))
         where = f"{self.label}: HTTP {status} {response.reason or ''}".rstrip() + f" for {self.redact(path)}"
+        if page > 1:
+            where += f" (page {page})"
         if status == 429 or status >= 500 or (status == 403 and _is_rate_limited_403(response, message)):
             retry_after = retry_after_seconds(response.headers)
             if retry_after is None and status in (403, 429) and "secondary" in message.lower():
                 retry_after = _SECONDARY_RATE_LIMIT_WAIT_IN_SECONDS
             suffix = f", retry after {retry_after:.0f} s" if retry_after is not None else ""
             raise TransientError(f"{where}: {message}{suffix}", retry_after=retry_after)
-        hint = _HINTS.get(status, "the tracker refused the request")
+        if page > 1:
+            hint = f"the tracker refused page {page} after sending the pages before it"
+        else:
+            hint = _HINTS.get(status, "the tracker refused the request")
         raise PermanentError(f"{where}: {message} ({hint})")
 
     def _json(self, response: requests.Response) -> Any:

@@ -76,8 +76,10 @@ def link_pages(
     """GitHub style: follow the Link header's `rel="next"` until it is absent."""
     next_url: str | None = url
     request_params = params
+    page = 0
     while next_url:
-        response = client.get(next_url, request_params, conditional=conditional)
+        page += 1
+        response = client.get(next_url, request_params, conditional=conditional, page=page)
         cached_next = response.cached.get("next") if response.not_modified else None
         following = cached_next if response.not_modified else response.links.get("next", {}).get("url")
         if following and urlsplit(following).netloc != urlsplit(url).netloc:
@@ -104,7 +106,7 @@ def numbered_pages(
     number: int | None = 1
     while number is not None:
         request_params = {**(params or {}), page_param: number, size_param: per_page}
-        response = client.get(url, request_params, conditional=conditional)
+        response = client.get(url, request_params, conditional=conditional, page=number)
         total = _int_header(response, "x-total") or _int_header(response, "x-total-count")
         if response.not_modified:
             following = response.cached.get("next")
@@ -140,8 +142,11 @@ def skip_top_pages(
 ) -> Iterator[Page]:
     """YouTrack style `$skip` / `$top` without a total: stop on a short page."""
     skip: int | None = 0
+    page = 0
     while skip is not None:
-        response = client.get(url, {**(params or {}), "$skip": skip, "$top": top}, conditional=conditional)
+        page += 1
+        request_params = {**(params or {}), "$skip": skip, "$top": top}
+        response = client.get(url, request_params, conditional=conditional, page=page)
         if response.not_modified:
             following = response.cached.get("next")
         else:
@@ -162,9 +167,11 @@ def start_at_pages(
 ) -> Iterator[Page]:
     """Jira Server search and worklogs: `startAt` / `maxResults` until `startAt + len >= total`."""
     start: int | None = 0
+    page = 0
     while start is not None:
+        page += 1
         request_params = {**(params or {}), "startAt": start, "maxResults": max_results}
-        response = client.get(url, request_params, conditional=conditional)
+        response = client.get(url, request_params, conditional=conditional, page=page)
         if response.not_modified:
             following, total = response.cached.get("next"), response.cached.get("total")
         else:
@@ -189,11 +196,11 @@ def token_pages(
 ) -> Iterator[Page]:
     """Jira Cloud `search/jql`: repeat with `nextPageToken` until `isLast` (the token is absent on the last page)."""
     token: str | None = None
-    first = True
-    while first or token:
-        first = False
+    page = 0
+    while page == 0 or token:
+        page += 1
         request_params = {**(params or {}), **({token_param: token} if token else {})}
-        response = client.get(url, request_params, conditional=conditional)
+        response = client.get(url, request_params, conditional=conditional, page=page)
         if response.not_modified:
             following = response.cached.get("next")
         else:
@@ -217,7 +224,7 @@ def paging_pages(
     number: int | None = 1
     while number is not None:
         request_params = {**(params or {}), "page": number, **({size_param: per_page} if per_page else {})}
-        response = client.get(url, request_params, conditional=conditional)
+        response = client.get(url, request_params, conditional=conditional, page=number)
         if response.not_modified:
             following, total = response.cached.get("next"), response.cached.get("total")
         else:
