@@ -61,7 +61,7 @@ def test_matches_one_project():
     assert WorkEntry.objects.filter(tracker__project=other, task__isnull=True).count() == 1
 
 
-@pytest.mark.parametrize(("args", "message"), [(["nope"], "organization 'nope'"), (["acme", "nope"], "acme/nope")])
+@pytest.mark.parametrize(("args", "message"), [(["nope"], "organization 'nope'"), (["acme", "nope"], "project 'nope'")])
 def test_unknown_organization_or_project_is_a_command_error(args, message):
     make_organization(code="acme")
     with pytest.raises(CommandError, match=message):

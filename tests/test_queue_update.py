@@ -55,9 +55,9 @@ def test_update_of_a_project_already_updating_fails_fast(clean_queues):
 def test_unknown_organization_or_project_is_a_command_error():
     make_organization(code="acme")
 
-    with pytest.raises(CommandError, match="organization 'nope' does not exist"):
+    with pytest.raises(CommandError, match=r"unknown organization 'nope' \(known: acme\)"):
         call_command("update_project", "nope", "--sync")
-    with pytest.raises(CommandError, match="project acme/nope does not exist"):
+    with pytest.raises(CommandError, match=r"unknown project 'nope' in organization 'acme' \(known: none\)"):
         call_command("update_project", "acme", "nope", "--sync")
 
 

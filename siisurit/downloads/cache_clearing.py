@@ -53,7 +53,8 @@ def _selected_tracker_ids(
     *, organization_code: str | None, project_code: str | None, tracker_id: str | None
 ) -> list[str] | None:
     """Ids of the trackers to clear, or None for all of them."""
-    from siisurit.models import Organization, Project, Tracker
+    from siisurit.models import Tracker
+    from siisurit.selectors import organization_get, project_get
 
     if project_code and not organization_code:
         raise PermanentError("a project code needs its organization code")
@@ -61,13 +62,10 @@ def _selected_tracker_ids(
         return None
     trackers = Tracker.objects.all()
     if organization_code:
-        if not Organization.objects.filter(code=organization_code).exists():
-            raise PermanentError(f"organization {organization_code!r} does not exist")
-        trackers = trackers.filter(project__organization__code=organization_code)
-    if project_code:
-        if not Project.objects.filter(organization__code=organization_code, code=project_code).exists():
-            raise PermanentError(f"project {organization_code}/{project_code} does not exist")
-        trackers = trackers.filter(project__code=project_code)
+        organization = organization_get(code=organization_code)
+        trackers = trackers.filter(project__organization=organization)
+        if project_code:
+            trackers = trackers.filter(project=project_get(organization=organization, code=project_code))
     if tracker_id:
         try:
             uuid.UUID(tracker_id)

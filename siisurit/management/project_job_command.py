@@ -9,7 +9,8 @@ from django.core.management.base import CommandError
 
 from siisurit.jobs import JobRequest
 from siisurit.management.base import JobCommand
-from siisurit.models import Organization, Project
+from siisurit.models import Project
+from siisurit.selectors import UnknownCodeError, organization_get, project_get
 
 
 class ProjectJobCommand(JobCommand):
@@ -23,14 +24,14 @@ class ProjectJobCommand(JobCommand):
         parser.add_argument("project", metavar="PROJECT", nargs="?", help="project code (default: all projects)")
 
     def job_requests(self, **options: Any) -> list[JobRequest]:
-        organization = Organization.objects.filter(code=options["organization"]).first()
-        if organization is None:
-            raise CommandError(f"organization {options['organization']!r} does not exist")
-        projects = Project.objects.filter(organization=organization).order_by("code")
-        if options["project"]:
-            projects = projects.filter(code=options["project"])
-            if not projects.exists():
-                raise CommandError(f"project {organization.code}/{options['project']} does not exist")
+        try:
+            organization = organization_get(code=options["organization"])
+            if options["project"]:
+                projects = [project_get(organization=organization, code=options["project"])]
+            else:
+                projects = list(Project.objects.filter(organization=organization).order_by("code"))
+        except UnknownCodeError as error:
+            raise CommandError(str(error)) from None
         return [
             JobRequest(self.job_name, {"project_id": str(project.id)}, f"{self.verb} {project}") for project in projects
         ]

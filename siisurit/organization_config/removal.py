@@ -8,18 +8,7 @@ from django.db import router, transaction
 from django.db.models.deletion import Collector
 
 from siisurit.models import Organization
-
-
-class UnknownOrganizationError(LookupError):
-    """No organization has the given code."""
-
-
-def _organization(code: str) -> Organization:
-    organization = Organization.objects.filter(code=code).first()
-    if organization is None:
-        known = ", ".join(Organization.objects.order_by("code").values_list("code", flat=True)) or "none"
-        raise UnknownOrganizationError(f"unknown organization '{code}' (known: {known})")
-    return organization
+from siisurit.selectors import organization_get
 
 
 def _kind(model: type) -> str | None:
@@ -31,7 +20,7 @@ def _kind(model: type) -> str | None:
 
 def organization_removal_counts(*, code: str) -> dict[str, int]:
     """What removing organization `code` would remove: count per kind (same collector as the deletion)."""
-    organization = _organization(code)
+    organization = organization_get(code=code)
     collector = Collector(using=router.db_for_write(Organization), origin=organization)
     collector.collect([organization])
     counts: Counter[str] = Counter()
@@ -53,7 +42,7 @@ def organization_remove(*, code: str, dry_run: bool = False) -> dict[str, int]:
     if dry_run:
         return organization_removal_counts(code=code)
     with transaction.atomic():
-        organization = _organization(code)
+        organization = organization_get(code=code)
         _, deleted = organization.delete()
     counts: Counter[str] = Counter()
     for label, count in deleted.items():

@@ -10,6 +10,7 @@ from django.core.management.base import CommandError
 
 from siisurit.jobs import JobRequest
 from siisurit.management.base import JobCommand
+from siisurit.selectors import UnknownCodeError, organization_get, project_get
 
 
 class Command(JobCommand):
@@ -39,6 +40,13 @@ class Command(JobCommand):
     def job_requests(self, **options: Any) -> list[JobRequest]:
         if options["project"] and not options["organization"]:
             raise CommandError("--project needs --organization")
+        if options["organization"]:  # checked here too, so that a typo is answered before any job starts
+            try:
+                organization = organization_get(code=options["organization"])
+                if options["project"]:
+                    project_get(organization=organization, code=options["project"])
+            except UnknownCodeError as error:
+                raise CommandError(str(error)) from None
         if options["tracker"]:
             try:
                 options["tracker"] = str(uuid.UUID(options["tracker"]))

@@ -9,7 +9,8 @@ from django.core.management.base import CommandError
 
 from siisurit.jobs import JobRequest
 from siisurit.management.base import JobCommand
-from siisurit.models import Project, Tracker
+from siisurit.models import Tracker
+from siisurit.selectors import UnknownCodeError, organization_get, project_get
 
 
 class Command(JobCommand):
@@ -30,9 +31,10 @@ class Command(JobCommand):
         )
 
     def job_requests(self, **options: Any) -> list[JobRequest]:
-        project = Project.objects.filter(organization__code=options["organization"], code=options["project"]).first()
-        if project is None:
-            raise CommandError(f"project {options['organization']}/{options['project']} does not exist")
+        try:
+            project = project_get(organization=organization_get(code=options["organization"]), code=options["project"])
+        except UnknownCodeError as error:
+            raise CommandError(str(error)) from None
         trackers = Tracker.objects.filter(project=project).exclude(api_kind="").order_by("name")
         names = options["trackers"]
         if names:

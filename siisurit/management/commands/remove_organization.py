@@ -7,7 +7,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from siisurit.organization_config import organization_removal_counts, organization_remove
-from siisurit.organization_config.removal import UnknownOrganizationError
+from siisurit.selectors import UnknownOrganizationError
 
 
 class Command(BaseCommand):
