@@ -7,7 +7,16 @@ from datetime import UTC, datetime, timedelta
 from functools import cached_property
 from typing import Any
 
-from siisurit.connectors.base import Connector, RecordPage, WorkRecord, aware_utc, numbered_pages
+from siisurit.connectors.base import (
+    Connector,
+    Page,
+    PermanentError,
+    RecordPage,
+    TransientError,
+    WorkRecord,
+    aware_utc,
+    numbered_pages,
+)
 from siisurit.connectors.kimai_mapping import (
     KimaiLocation,
     kimai_breadcrumb,
@@ -62,8 +71,24 @@ class KimaiConnector(Connector):
             size_param="size",
             conditional=False,
         )
-        yield from self.record_pages(pages, self._work_record)
+        yield from self.record_pages(self._pages_to_the_end(pages), self._work_record)
         self.cursor = started_at.isoformat()
+
+    def _pages_to_the_end(self, pages: Iterator[Page]) -> Iterator[Page]:
+        """The pages; Kimai answers 404 for a page past the end, so a 404 after the first page means the timesheets
+        shrank while they were read (items moved to pages already read): a new download will see them all."""
+        count = 0
+        try:
+            for page in pages:
+                count += 1
+                yield page
+        except PermanentError as error:
+            if count == 0 or " HTTP 404" not in str(error):
+                raise
+            raise TransientError(
+                f"{self.label}: page {count + 1} of the timesheets is gone (HTTP 404) after {count} were read: "
+                "timesheets were deleted meanwhile; download again"
+            ) from None
 
     def _work_record(self, timesheet: dict[str, Any]) -> WorkRecord | None:
         if timesheet.get("end") is None:

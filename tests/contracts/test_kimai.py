@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -9,6 +10,7 @@ import pytest
 
 from siisurit.connectors import kimai
 from siisurit.downloads.service import tracker_download
+from siisurit.errors import TransientError
 from siisurit.models import WorkEntry
 from tests.contracts.replay import ReplayServer, recording
 from tests.contracts.rows import replayed_tracker
@@ -35,11 +37,18 @@ def replay(monkeypatch):
         yield server
 
 
-def route_timesheets(server: ReplayServer, scope: dict[str, str]) -> None:
-    """Pages 1 and 2 as recorded for `scope` (the filter of the location); page 3 is Kimai's 404 past the end."""
+def route_timesheets(server: ReplayServer, scope: dict[str, str], *, total_pages: str | None = None) -> None:
+    """Pages 1 and 2 as recorded for `scope` (the filter of the location); page 3 is Kimai's 404 past the end.
+
+    `total_pages` replaces the recorded X-Total-Pages, as if timesheets were deleted after the pages were served.
+    """
     wanted = {**scope, "user": "all", "full": "true", "size": str(PAGE_SIZE)}
     for page, name in ((1, "timesheets-full-page-1"), (2, "timesheets-full-page-2"), (3, "timesheets-page-3")):
-        server.route("/api/timesheets", recording(FOLDER, name), query={**wanted, "page": str(page)})
+        answer = recording(FOLDER, name)
+        if total_pages is not None and answer.status == 200:
+            headers = tuple((key, total_pages if key == "X-Total-Pages" else value) for key, value in answer.headers)
+            answer = replace(answer, headers=headers)
+        server.route("/api/timesheets", answer, query={**wanted, "page": str(page)})
 
 
 def kimai_tracker(server: ReplayServer, location: str, **fields):
@@ -110,6 +119,17 @@ def test_pages_are_read_to_x_total_pages_without_asking_past_the_end(replay):
     first = replay.requests[0]
     assert first.headers["authorization"] == f"Bearer {TOKEN}"
     assert (first.query["orderBy"], first.query["order"]) == ("id", "ASC")
+
+
+def test_a_page_gone_past_the_end_after_a_deletion_is_a_transient_error(replay):
+    """Pages 1 and 2 counted 3 pages; timesheets deleted meanwhile make page 3 Kimai's 404 past the end."""
+    route_timesheets(replay, {"project": "25"}, total_pages="3")
+    tracker = kimai_tracker(replay, f"{ORIGIN}/de/admin/project/25/details")
+
+    with pytest.raises(TransientError, match=r"page 3 of the timesheets is gone \(HTTP 404\) after 2 were read"):
+        tracker_download(tracker_id=str(tracker.id))
+
+    assert [request.query["page"] for request in replay.requests] == ["1", "2", "3"]
 
 
 def test_customer_and_activity_pages_filter_the_timesheets_by_their_id(replay):
