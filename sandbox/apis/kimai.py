@@ -259,7 +259,7 @@ class KimaiApi(BaseApi):
         headers = [
             ("X-Page", str(page)),
             ("X-Total-Count", str(total)),
-            ("X-Total-Pages", str(total_pages)),
+            ("X-Total-Pages", str(max(total_pages, 1))),  # Pagerfanta counts at least one page
             ("X-Per-Page", str(size)),
         ]
         key = (self.store.version, filter_key, page, size, full)

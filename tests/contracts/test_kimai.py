@@ -121,6 +121,18 @@ def test_pages_are_read_to_x_total_pages_without_asking_past_the_end(replay):
     assert (first.query["orderBy"], first.query["order"]) == ("id", "ASC")
 
 
+def test_an_empty_listing_counts_one_page_and_ends_there(replay):
+    empty = recording(FOLDER, "timesheets-empty")
+    assert (empty.header("X-Total-Count"), empty.header("X-Total-Pages")) == ("0", "1")
+    replay.route("/api/timesheets", empty, query={"project": "26", "page": "1"})
+    tracker = kimai_tracker(replay, f"{ORIGIN}/de/admin/project/26/details")
+
+    summary = tracker_download(tracker_id=str(tracker.id))
+
+    assert (summary["created"], len(replay.requests)) == (0, 1)
+    assert not WorkEntry.objects.filter(tracker=tracker).exists()
+
+
 def test_a_page_gone_past_the_end_after_a_deletion_is_a_transient_error(replay):
     """Pages 1 and 2 counted 3 pages; timesheets deleted meanwhile make page 3 Kimai's 404 past the end."""
     route_timesheets(replay, {"project": "25"}, total_pages="3")

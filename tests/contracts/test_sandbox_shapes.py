@@ -48,6 +48,16 @@ def test_kimai_full_timesheets_nest_the_objects_kimai_nests(sandbox):
         assert name in answer.headers
 
 
+def test_kimai_counts_one_page_for_an_empty_listing(sandbox):
+    headers = {"Authorization": f"Bearer {sandbox.token('kimai')}"}
+    answer = get(sandbox, "kimai", "/api/timesheets", {"active": "1", "size": 2}, headers)
+    recorded = recording(CONTRACTS / "kimai", "timesheets-empty")
+
+    assert answer.json() == recorded.json() == []
+    for name in ("X-Page", "X-Total-Count", "X-Total-Pages", "X-Per-Page"):
+        assert answer.headers[name] == recorded.header(name)
+
+
 def test_clockodo_entries_carry_the_recorded_keys(sandbox):
     headers = {
         "X-ClockodoApiUser": sandbox.username("clockodo"),
