@@ -48,7 +48,7 @@ def test_creates_users_with_all_columns(tmp_path):
         False,
     )
     assert alice.check_password("secret-alice-1")
-    assert (bob.is_active, bob.is_staff, bob.is_superuser, bob.has_usable_password()) == (False, False, True, False)
+    assert (bob.is_active, bob.is_staff, bob.is_superuser, bob.has_usable_password()) == (False, True, True, False)
 
 
 def test_utf8_bom_semicolons_old_name_columns_and_email_as_username(tmp_path):
@@ -79,7 +79,7 @@ def test_every_bad_row_is_reported_with_its_line_and_nothing_is_written(tmp_path
         "carl,not-an-email,Carl\n"
         "good,other@example.com,Again\n"
         "\n"
-        "dora,dora@example.com\n",
+        "dora,dora@example.com,Dora,extra\n",
     )
 
     with pytest.raises(UsersCsvError) as caught:
@@ -89,9 +89,50 @@ def test_every_bad_row_is_reported_with_its_line_and_nothing_is_written(tmp_path
         f"{path}:3: needs a username or an email",
         f"{path}:4: invalid email 'not-an-email'",
         f"{path}:5: duplicate username 'good' (first on line 2)",
-        f"{path}:7: has 2 cells, the header has 3",
+        f"{path}:7: has 4 cells, the header has 3",
     ]
     assert not User.objects.exists()
+
+
+def test_the_guide_s_examples_import_full_name_short_rows_and_a_superuser_who_is_staff(tmp_path):
+    users_import(path=_csv(tmp_path, "username,password,is_superuser\nadmin_alice,not-secret,x\nalice,not-secret\n"))
+    users_import(path=_csv(tmp_path, "full_name,email,password\nClaire Clark,claire@example.com,not-secret\n"))
+
+    admin_alice, alice = User.objects.get(username="admin_alice"), User.objects.get(username="alice")
+    assert (admin_alice.is_superuser, admin_alice.is_staff, admin_alice.is_active) == (True, True, True)
+    assert (alice.is_superuser, alice.is_staff, alice.is_active) == (False, False, True)
+    assert alice.check_password("not-secret")
+    claire = User.objects.get(username="claire@example.com")
+    assert (claire.name, claire.email) == ("Claire Clark", "claire@example.com")
+
+
+def test_any_non_empty_cell_is_true_and_an_empty_one_false(tmp_path):
+    users_import(path=_csv(tmp_path, "username,is_active,is_staff\nwords,no,0\nempty,,\n"))
+
+    words, empty = User.objects.get(username="words"), User.objects.get(username="empty")
+    assert (words.is_active, words.is_staff) == (True, True)
+    assert (empty.is_active, empty.is_staff) == (False, False)
+
+
+def test_existing_users_are_deactivated_by_an_empty_is_active_cell_and_superusers_become_staff(tmp_path):
+    make_user("felix", is_active=True)
+    make_user("gina", is_staff=False, is_superuser=False)
+    make_user("hugo", is_staff=True)
+
+    summary = users_import(
+        path=_csv(tmp_path, "username,is_active,is_staff,is_superuser\nfelix,,,\ngina,x,,x\nhugo,x\n")
+    )
+
+    assert summary.updated == [("felix", ["is_active"]), ("gina", ["is_superuser", "is_staff"])]
+    assert User.objects.get(username="felix").is_active is False
+    gina = User.objects.get(username="gina")
+    assert (gina.is_superuser, gina.is_staff) == (True, True)
+    assert User.objects.get(username="hugo").is_staff, "an empty is_staff cell takes no right away"
+
+
+def test_full_name_and_name_together_are_refused(tmp_path):
+    with pytest.raises(UsersCsvError, match=r"users\.csv:1: columns 'full_name' and 'name' mean the same"):
+        users_import(path=_csv(tmp_path, "username,full_name,name\nalice,Alice Adams,Alice\n"))
 
 
 def test_unknown_column_is_reported_on_line_one(tmp_path):

@@ -1,9 +1,11 @@
 """Creating and updating users in bulk from a CSV file (`make_users`).
 
-Columns (header line, any order, all optional): username, email, name (older files: first_name, last_name),
-is_active, is_staff, is_superuser, password. Each row needs a username or an e-mail (then the e-mail is the
-username). Booleans: empty = false, anything else = true except 0/false/no/n/f. Existing users get their non-empty
-cells; a password is only set on creation unless `update_passwords`. UTF-8 with or without BOM; `,` or `;`.
+Columns (header line, any order, all optional): username, email, full_name (or name; older files: first_name,
+last_name), is_active, is_staff, is_superuser, password. Each row needs a username or an e-mail (then the e-mail is
+the username); a row shorter than the header has empty trailing cells. Booleans: any non-empty cell (e.g. `x`) is
+true, an empty one false; a superuser is staff too. Existing users get their non-empty cells, and an empty
+`is_active` cell deactivates them; a password is only set on creation unless `update_passwords`. UTF-8 with or
+without BOM; `,` or `;`.
 """
 
 from __future__ import annotations
@@ -18,9 +20,12 @@ from django.db import transaction
 
 from siisurit.models import User
 
-COLUMNS = ("username", "email", "name", "first_name", "last_name", "is_active", "is_staff", "is_superuser", "password")
+COLUMNS = (
+    "username", "email", "full_name", "name", "first_name", "last_name", "is_active", "is_staff", "is_superuser",
+    "password",
+)  # fmt: skip
+_NAME_COLUMNS = ("full_name", "name")  # the same thing under two names; a file uses one of them
 _BOOLEAN_DEFAULTS = {"is_active": True, "is_staff": False, "is_superuser": False}
-_FALSE_WORDS = {"0", "false", "no", "n", "f"}
 
 
 class UsersCsvError(Exception):
@@ -59,7 +64,7 @@ class _Row:
     username: str
     #: email and name from non-empty cells.
     cells: dict[str, str]
-    #: Booleans of non-empty cells: what an existing user gets.
+    #: Booleans of non-empty cells, and `is_active` of an empty one: what an existing user gets.
     booleans: dict[str, bool]
     #: Booleans of every present column (empty = false): what a new user gets; missing columns take defaults.
     new_user_booleans: dict[str, bool]
@@ -93,6 +98,7 @@ def _create(row: _Row) -> None:
     user = User(username=row.username, email=row.cells.get("email", ""), name=row.cells.get("name", ""))
     for key, default in _BOOLEAN_DEFAULTS.items():
         setattr(user, key, row.new_user_booleans.get(key, default))
+    user.is_staff = user.is_staff or user.is_superuser
     if row.password:
         user.set_password(row.password)
     else:
@@ -106,6 +112,9 @@ def _update(user: User, row: _Row, *, update_passwords: bool) -> list[str]:
         if getattr(user, key) != value:
             setattr(user, key, value)
             changed.append(key)
+    if user.is_superuser and not user.is_staff:  # a superuser signs in at the admin site, which needs staff
+        user.is_staff = True
+        changed.append("is_staff")
     if update_passwords and row.password and not user.check_password(row.password):
         user.set_password(row.password)
         changed.append("password")
@@ -145,6 +154,8 @@ def _rows(path: Path) -> list[_Row]:
             problems.append((1, f"column '{column}' appears more than once"))
     if "username" not in header and "email" not in header:
         problems.append((1, "the header needs a 'username' or an 'email' column"))
+    if all(column in header for column in _NAME_COLUMNS):
+        problems.append((1, "columns 'full_name' and 'name' mean the same; keep one of them"))
     if problems:
         raise UsersCsvError(path, list(dict.fromkeys(problems)))
     rows: list[_Row] = []
@@ -153,9 +164,10 @@ def _rows(path: Path) -> list[_Row]:
         line = reader.line_num
         if not any(value.strip() for value in values):
             continue
-        if len(values) != len(header):
+        if len(values) > len(header):
             problems.append((line, f"has {len(values)} cells, the header has {len(header)}"))
             continue
+        values += [""] * (len(header) - len(values))  # missing trailing cells are empty cells
         row = _row(dict(zip(header, (value.strip() for value in values), strict=True)), line, problems)
         if row is None:
             continue
@@ -187,23 +199,28 @@ def _row(cells: dict[str, str], line: int, problems: list[tuple[int | None, str]
         problems.append((line, f"invalid username '{username}' (letters, digits and @ . + - _ only)"))
     if len(username) > 150:
         problems.append((line, "username is longer than 150 characters"))
-    name = cells.get("name", "") or " ".join(
-        part for part in (cells.get("first_name", ""), cells.get("last_name", "")) if part
+    name = (
+        cells.get("full_name", "")
+        or cells.get("name", "")
+        or " ".join(part for part in (cells.get("first_name", ""), cells.get("last_name", "")) if part)
     )
     if len(name) > 200:
         problems.append((line, "name is longer than 200 characters"))
     if len(problems) > count_before:
         return None
     texts = {key: value for key, value in (("email", email), ("name", name)) if value}
+    present = {key: _boolean(cells[key]) for key in _BOOLEAN_DEFAULTS if key in cells}
     return _Row(
         line=line,
         username=username,
         cells=texts,
-        booleans={key: _boolean(cells[key]) for key in _BOOLEAN_DEFAULTS if cells.get(key)},
-        new_user_booleans={key: _boolean(cells[key]) for key in _BOOLEAN_DEFAULTS if key in cells},
+        # An empty is_staff/is_superuser cell takes no right away; an empty is_active cell means "cannot sign in".
+        booleans={key: value for key, value in present.items() if value or key == "is_active"},
+        new_user_booleans=present,
         password=cells.get("password", ""),
     )
 
 
 def _boolean(text: str) -> bool:
-    return bool(text) and text.lower() not in _FALSE_WORDS
+    """Siisurit's user lists: a non-empty cell (e.g. `x`) is true, an empty one false."""
+    return bool(text)

@@ -13,9 +13,11 @@ from siisurit.organization_config.users_csv import UsersCsvError, users_import
 class Command(BaseCommand):
     help = (
         "Create or update users from a CSV file (UTF-8, ',' or ';' separated) whose header names the columns: "
-        "username, email, name (or first_name, last_name), is_active, is_staff, is_superuser, password. Each row "
-        "needs a username or an email (then the email is the username). Booleans: empty = false, 'x' = true. "
-        "Existing users get their non-empty cells. Nothing is written if any row is invalid."
+        "username, email, full_name (or name, or first_name and last_name), is_active, is_staff, is_superuser, "
+        "password. Each row needs a username or an email (then the email is the username); missing trailing cells "
+        "are empty. Booleans: any non-empty cell (e.g. 'x') is true, an empty one false; is_active defaults to true "
+        "when its column is absent; a superuser is staff too. Existing users get their non-empty cells, and an empty "
+        "is_active cell deactivates them. Nothing is written if any row is invalid."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
