@@ -48,6 +48,17 @@ def test_kimai_full_timesheets_nest_the_objects_kimai_nests(sandbox):
         assert name in answer.headers
 
 
+@pytest.mark.parametrize("listing", ["customers", "projects", "activities", "users"])
+def test_kimai_master_data_lists_carry_the_keys_of_kimai_collections(sandbox, listing):
+    headers = {"Authorization": f"Bearer {sandbox.token('kimai')}"}
+    answer = get(sandbox, "kimai", f"/api/{listing}", {"visible": "3"}, headers).json()
+    (recorded, *_) = recording(CONTRACTS / "kimai", listing).json()
+
+    assert answer
+    for item in answer:
+        assert keys(item) == keys(recorded)
+
+
 def test_kimai_counts_one_page_for_an_empty_listing(sandbox):
     headers = {"Authorization": f"Bearer {sandbox.token('kimai')}"}
     answer = get(sandbox, "kimai", "/api/timesheets", {"active": "1", "size": 2}, headers)
