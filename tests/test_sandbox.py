@@ -328,6 +328,17 @@ def test_jira_without_fields_gives_only_id_key_self(shared):
     assert set(body["issues"][0]) - {"expand"} == {"id", "key", "self"}
 
 
+def test_jira_names_people_by_account_id_on_cloud_and_by_user_name_on_server(shared):
+    params = {"jql": "project = SHOP", "fields": "assignee,reporter", "maxResults": 50}
+    cloud = jira_get(shared, "/rest/api/3/search/jql", params=params).json()["issues"]
+    server = jira_get(shared, "/rest/api/2/search", params=params).json()["issues"]
+    cloud_people = [issue["fields"]["reporter"] for issue in cloud]
+    server_people = [issue["fields"]["reporter"] for issue in server]
+    assert all("accountId" in person and "name" not in person for person in cloud_people)
+    assert all(person["name"] == person["key"] and "accountId" not in person for person in server_people)
+    assert {person["name"] for person in server_people} <= {user.username for user in shared.users}
+
+
 def test_jira_server_style_search_pages_with_start_at(shared):
     issues, start = [], 0
     while True:

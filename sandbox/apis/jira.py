@@ -226,16 +226,27 @@ class JiraApi(BaseApi):
             reverse=jql.descending,
         )
 
-    def _user(self, user: SandboxUser, request: Request, force_email: bool = False) -> dict:
-        account = f"5b10a2844c20165700ede{user.index:03x}"
-        body = {
-            "self": f"{request.base_url}/rest/api/3/user?accountId={account}",
-            "accountId": account,
-            "accountType": "atlassian",
-            "displayName": user.full_name,
-            "active": True,
-            "timeZone": "Europe/Vienna",
-        }
+    def _user(self, user: SandboxUser, request: Request, version: int = 3, force_email: bool = False) -> dict:
+        """Cloud names people by account id; Server/Data Center (the v2 search here) by user name and key."""
+        if version == 2:
+            body = {
+                "self": f"{request.base_url}/rest/api/2/user?username={user.username}",
+                "name": user.username,
+                "key": user.username,
+                "displayName": user.full_name,
+                "active": True,
+                "timeZone": "Europe/Vienna",
+            }
+        else:
+            account = f"5b10a2844c20165700ede{user.index:03x}"
+            body = {
+                "self": f"{request.base_url}/rest/api/3/user?accountId={account}",
+                "accountId": account,
+                "accountType": "atlassian",
+                "displayName": user.full_name,
+                "active": True,
+                "timeZone": "Europe/Vienna",
+            }
         if force_email or user.index % 3 != 2:  # some people hide their e-mail address
             body["emailAddress"] = user.email
         return body
@@ -267,8 +278,8 @@ class JiraApi(BaseApi):
         return {
             "summary": record.title,
             "status": _STATUSES[record.state],
-            "assignee": self._user(self.users[record.assignees[0]], request) if record.assignees else None,
-            "reporter": self._user(self.users[record.reporter], request),
+            "assignee": self._user(self.users[record.assignees[0]], request, version) if record.assignees else None,
+            "reporter": self._user(self.users[record.reporter], request, version),
             "created": jira_time(record.created),
             "updated": jira_time(record.updated),
             "resolutiondate": jira_time(record.closed),
