@@ -22,13 +22,14 @@ from celery.schedules import crontab
 from django.conf import settings
 
 from siisurit.environment import ConfigurationError
+from siisurit.jobs.catalog import CLEAR_CACHES, REBUILD_REPORTS, UPDATE_ALL_PROJECTS
 
 DISABLED = "disable"
 # (entry name, task name, setting holding its cron text)
 BEAT_ENTRIES = (
-    ("update-all-projects", "tasks.update.update_all_projects", "SII_BEAT_UPDATE_PROJECTS"),
-    ("clear-caches", "tasks.maintenance.clear_caches", "SII_BEAT_CLEAR_CACHES"),
-    ("rebuild-reports", "tasks.reports.rebuild_reports", "SII_BEAT_REBUILD_REPORTS"),
+    ("update-all-projects", UPDATE_ALL_PROJECTS.task_name, "SII_BEAT_UPDATE_PROJECTS"),
+    ("clear-caches", CLEAR_CACHES.task_name, "SII_BEAT_CLEAR_CACHES"),
+    ("rebuild-reports", REBUILD_REPORTS.task_name, "SII_BEAT_REBUILD_REPORTS"),
 )
 # How far ahead to look for the shortest gap between two runs of a cron entry.
 _GAP_HORIZON = timedelta(days=8)

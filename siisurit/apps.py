@@ -8,6 +8,7 @@ class SiisuritConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
+        import siisurit.jobs.catalog  # noqa: F401  (declares the jobs; it imports every service, so models first)
         from siisurit.reports.signals import report_views_create_after_migrate, report_views_drop_before_migrate
 
         # Migrations of tables behind the report views work only while the views are gone.

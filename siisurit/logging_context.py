@@ -11,6 +11,12 @@ _job_id: contextvars.ContextVar[str] = contextvars.ContextVar("job_id", default=
 _project: contextvars.ContextVar[str] = contextvars.ContextVar("project", default="-")
 
 
+def current_job_id() -> str:
+    """The job id log lines carry now ("" outside a job)."""
+    job_id = _job_id.get()
+    return "" if job_id == "-" else job_id
+
+
 @contextmanager
 def job_log_context(*, job_id: str | None = None, project: str | None = None) -> Iterator[None]:
     """Within the block, log records carry this job id and project code."""

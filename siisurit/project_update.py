@@ -1,4 +1,5 @@
-"""Updating a project: download all its trackers in parallel, then match, then rebuild the report views."""
+"""Updating a project: download all its trackers in parallel, then match, then rebuild the report views; and
+updating all projects: one `update_project` job per project."""
 
 from __future__ import annotations
 
@@ -9,9 +10,12 @@ from concurrent.futures import ThreadPoolExecutor
 
 from django.db import connections
 
-from siisurit.errors import AlreadyRunningError, SiisuritError
-from siisurit.jobs import Progress, Summary, job_execute, running_job_id
+from siisurit.downloads.service import tracker_download
+from siisurit.errors import AlreadyRunningError
+from siisurit.jobs import JobRequest, Progress, Summary, job_context, job_runner, lock_name, running_job_id
+from siisurit.matching.service import project_match
 from siisurit.models import Project, Tracker
+from siisurit.reports.service import reports_make
 
 logger = logging.getLogger(__name__)
 
@@ -22,10 +26,9 @@ DOWNLOAD_THREADS = 4
 
 
 def project_tracker_ids(*, project_id: str) -> list[str]:
-    """Ids of the trackers an update of the project downloads."""
-    return [
-        str(tracker_id) for tracker_id in Tracker.objects.filter(project_id=project_id).values_list("id", flat=True)
-    ]
+    """Ids of the trackers an update of the project downloads (those with an API kind; see Tracker.downloadable)."""
+    trackers = Tracker.objects.downloadable().filter(project_id=project_id).order_by("id")
+    return [str(tracker_id) for tracker_id in trackers.values_list("id", flat=True)]
 
 
 def project_ids_all() -> list[str]:
@@ -34,7 +37,10 @@ def project_ids_all() -> list[str]:
 
 
 def project_update(*, project_id: str, progress: Progress | None = None) -> Summary:
-    """Update a project: download all its trackers (in parallel), then match, then rebuild the report views."""
+    """Update a project: download all its trackers (in parallel), then match, then rebuild the report views.
+
+    Each step takes the lock its own job takes, so a download or matching started separately never overlaps it.
+    """
     job_id = running_job_id()
     tracker_ids = project_tracker_ids(project_id=project_id)
     total = len(tracker_ids) + 2
@@ -44,7 +50,8 @@ def project_update(*, project_id: str, progress: Progress | None = None) -> Summ
     def download(tracker_id: str) -> Summary:
         nonlocal done
         try:
-            return job_execute("download_tracker", {"tracker_id": tracker_id}, job_id=job_id)
+            with job_context(lock_name("download_tracker", tracker_id), job_id=job_id):
+                return tracker_download(tracker_id=tracker_id)
         finally:
             connections.close_all()  # this thread's own connections
             with progress_lock:
@@ -59,11 +66,13 @@ def project_update(*, project_id: str, progress: Progress | None = None) -> Summ
         downloads = [future.result() for future in futures]
     if progress:
         progress(total - 2, total, "match")
-    matching = job_execute("match_project", {"project_id": project_id}, job_id=job_id)
+    with job_context(lock_name("match_project", project_id), job_id=job_id):
+        matching = project_match(project_id=project_id)
     if progress:
         progress(total - 1, total, "reports")
     try:
-        reports = job_execute("rebuild_reports", {}, job_id=job_id)
+        with job_context(lock_name("rebuild_reports"), job_id=job_id):
+            reports = reports_make()
     except AlreadyRunningError as error:
         # Report views read live data, so a rebuild that is already running serves this update too.
         reports = {"skipped": str(error)}
@@ -78,20 +87,26 @@ def project_update(*, project_id: str, progress: Progress | None = None) -> Summ
     }
 
 
-def projects_update_all(*, progress: Progress | None = None) -> Summary:
-    """The in-process update of every project, one after the other (the queue enqueues one job per project).
+def projects_update_all(*, sync: bool = False, progress: Progress | None = None) -> Summary:
+    """Start one `update_project` job per project through the job runner: on the queue, or in this process (`sync`).
 
-    As with separate jobs on the queue, one project's failure (a bad token, an update already running) does not
-    stop the others: it is logged and listed in the summary.
+    On the queue the jobs run in parallel on the workers and this returns once all are sent. As with separate jobs,
+    one project's failure (a bad token, an update already running) does not stop the others: in this process it
+    is logged and listed in the summary.
     """
+    runner = job_runner(sync=sync)
     project_ids = project_ids_all()
-    failed = []
+    started, failed = [], []
     for index, project_id in enumerate(project_ids):
         if progress:
             progress(index, len(project_ids), f"project {project_id}")
-        try:
-            job_execute("update_project", {"project_id": project_id}, job_id=running_job_id())
-        except SiisuritError as error:
-            logger.warning("update of project %s failed: %s", project_id, error)
-            failed.append({"project_id": project_id, "error": str(error)})
-    return {"projects": len(project_ids), "failed": failed}
+        handle = runner.start(JobRequest("update_project", {"project_id": project_id}))
+        started.append(handle.job_id)
+        if not runner.is_async:
+            outcome = handle.wait()
+            if not outcome.ok:
+                logger.warning("update of project %s failed: %s", project_id, outcome.error)
+                failed.append({"project_id": project_id, "error": outcome.error})
+    if progress:
+        progress(len(project_ids), len(project_ids), "done")
+    return {"projects": len(project_ids), "jobs": started, "failed": failed}

@@ -1,4 +1,6 @@
-"""Celery tasks: thin wrappers that take ids, run one job of siisurit/jobs.py and return its small summary.
+"""Celery tasks, one per job: each module lists the tasks of the jobs declared with its `task_module`.
 
-Task names are explicit and stable (`tasks.<module>.<job>`): beat, Flower and the routing table refer to them.
+A task is derived from its job's declaration in siisurit/jobs/catalog.py (name `tasks.<module>.<job>`, queue,
+arguments, lock); it passes ids only and holds no logic. Task names are stable: beat, Flower and queued messages
+refer to them.
 """

@@ -1,12 +1,6 @@
-"""Matching tasks (queue `matching`)."""
+"""Matching tasks."""
 
-from __future__ import annotations
+from siisurit.jobs.catalog import MATCH_PROJECT
+from workers.job_tasks import job_celery_task
 
-from workers.app import app
-from workers.task_base import JobTask
-
-
-@app.task(base=JobTask, bind=True, name="tasks.matching.match_project", job_name="match_project")
-def match_project(self: JobTask, *, project_id: str) -> dict:
-    """Match the work entries of a project to its tasks again."""
-    return self.run_job(project_id=project_id)
+match_project = job_celery_task(MATCH_PROJECT)

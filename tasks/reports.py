@@ -1,12 +1,6 @@
-"""Report tasks (queue `matching`: they are database bound)."""
+"""Report tasks."""
 
-from __future__ import annotations
+from siisurit.jobs.catalog import REBUILD_REPORTS
+from workers.job_tasks import job_celery_task
 
-from workers.app import app
-from workers.task_base import JobTask
-
-
-@app.task(base=JobTask, bind=True, name="tasks.reports.rebuild_reports", job_name="rebuild_reports")
-def rebuild_reports(self: JobTask, *, dry_run: bool = False) -> dict:
-    """Create or replace the report views in schema `report`."""
-    return self.run_job(dry_run=dry_run)
+rebuild_reports = job_celery_task(REBUILD_REPORTS)

@@ -157,7 +157,7 @@ def test_flower_shows_the_jobs_and_the_worker_only_with_credentials(browser, flo
             response = page.goto(f"{flower.url}/tasks")
             assert response.status == 200
             page.get_by_text(job_id).first.wait_for(timeout=15_000)
-            page.get_by_text("tests.worker.counting").first.wait_for(timeout=15_000)
+            page.get_by_text("tests.worker.test_counting").first.wait_for(timeout=15_000)
 
             response = page.goto(f"{flower.url}/workers")
             assert response.status == 200

@@ -207,12 +207,12 @@ def test_jobs_command_lists_workers_queues_and_recent_jobs(celery_worker_thread)
     assert any("maintenance" in queues for queues in status["workers"].values())
     assert set(status["queues"]) == {"download", "matching", "maintenance"}
     recent = status["recent"][0]
-    assert recent["name"] == "tests.worker.counting"
+    assert recent["name"] == "tests.worker.test_counting"
     assert recent["state"] == "SUCCESS"
     assert recent["kwargs"] == {"key": "listed"}
     assert recent["runtime_seconds"] is not None
     text, _ = run_command("jobs", "--limit", "5")
-    assert "Workers" in text and "tests.worker.counting(key=listed)" in text
+    assert "Workers" in text and "tests.worker.test_counting(key=listed)" in text
 
 
 def test_clear_caches_limited_to_an_organization_keeps_other_trackers(transactional_db, empty_download_cache):

@@ -67,7 +67,7 @@ def test_in_process_update_of_all_projects_goes_on_after_a_failing_project(clean
     make_tracker(broken, name="gone", api_kind="github", api_location="http://127.0.0.1:9/acme/gone")
     make_project(organization, code="fine")
 
-    summary = job_execute("update_all_projects", {}, job_id="test-update-all")
+    summary = job_execute("update_all_projects", {"sync": True}, job_id="test-update-all")
 
     assert summary["projects"] == 2
     assert [failure["project_id"] for failure in summary["failed"]] == [str(broken.id)]

@@ -34,13 +34,13 @@ from django.db import connection
 from sandbox import KINDS, SandboxTrackers
 from siisurit.downloads.service import tracker_download
 from siisurit.errors import PermanentError
+from siisurit.jobs import QUEUES
 from siisurit.models import Tracker, WorkEntry
 from tests.factories import make_organization, make_project, make_tracker, make_user
 from tests.processes import child_environment, free_port, wait_for
 from tests.reliability.processes import ChildProcess, Worker
 from tests.worker import purge_test_state, redis_test_client
 from workers.app import app
-from workers.settings import QUEUE_NAMES
 
 _REPO = Path(__file__).resolve().parent.parent
 #: Distinctive tokens, so that a hit can only be a leak.
@@ -156,7 +156,7 @@ def scenario(django_db_setup, django_db_blocker, sandbox) -> Iterator[dict]:
             command = [sys.executable, "manage.py", "update_project", "secure", "--no-wait", "-v", "3"]
             subprocess.run(command, cwd=_REPO, env=environment, capture_output=True, check=True, timeout=60)
             client = redis_test_client()
-            raw = [item for queue in QUEUE_NAMES for item in client.lrange(queue, 0, -1)]
+            raw = [item for queue in QUEUES for item in client.lrange(queue, 0, -1)]
             assert raw, "the jobs should wait in the queue"
             collected["broker messages"] = decoded_messages(raw)
 

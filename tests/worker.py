@@ -27,11 +27,10 @@ from django.conf import settings
 from django.db import connections
 
 from siisurit.errors import PermanentError, TransientError
-from siisurit.jobs import Job, Progress, job_register
+from siisurit.jobs import QUEUES, Job, Progress, job_register
 from tests.processes import child_environment
 from workers.app import app
-from workers.settings import QUEUE_NAMES
-from workers.task_base import JobTask
+from workers.job_tasks import job_celery_task
 
 _REPO = Path(__file__).resolve().parent.parent
 TEST_KEY_PREFIX = "siisurit-test:"
@@ -99,43 +98,21 @@ def tracker_failure_service(*, tracker_id: str) -> dict[str, Any]:
     raise PermanentError(f"tracker {tracker} ({tracker.api_token!r}) answered HTTP 403")
 
 
-TEST_JOBS = (
-    Job("test_counting", "tests.worker.counting_service", "maintenance"),
-    Job("test_locked", "tests.worker.locked_service", "maintenance", lock_kwarg="project_id"),
-    Job("test_flaky", "tests.worker.flaky_service", "maintenance"),
-    Job("test_permanent", "tests.worker.permanent_failure_service", "maintenance"),
-    Job("test_tracker_failure", "tests.worker.tracker_failure_service", "download", lock_kwarg="tracker_id"),
-)
-for _job in TEST_JOBS:
-    job_register(_job)
-
 # Short backoff so that retry tests take milliseconds; the policy itself is the production one.
 _FAST_RETRY = {"retry_backoff": 0.05, "retry_backoff_max": 0.2}
 
 
-@app.task(base=JobTask, bind=True, name="tests.worker.counting", job_name="test_counting")
-def counting(self: JobTask, *, key: str, hold_seconds: float = 0.0) -> dict:
-    return self.run_job(key=key, hold_seconds=hold_seconds)
+def _test_job(name: str, service: Any, queue: str = "maintenance", **lock: Any) -> Job:
+    return job_register(Job(name, service, queue, "tests.worker", name.replace("_", " "), **lock))
 
 
-@app.task(base=JobTask, bind=True, name="tests.worker.locked", job_name="test_locked")
-def locked(self: JobTask, *, project_id: str, key: str, hold_seconds: float = 0.0) -> dict:
-    return self.run_job(project_id=project_id, key=key, hold_seconds=hold_seconds)
-
-
-@app.task(base=JobTask, bind=True, name="tests.worker.flaky", job_name="test_flaky", **_FAST_RETRY)
-def flaky(self: JobTask, *, key: str, failures: int) -> dict:
-    return self.run_job(key=key, failures=failures)
-
-
-@app.task(base=JobTask, bind=True, name="tests.worker.permanent", job_name="test_permanent", **_FAST_RETRY)
-def permanent(self: JobTask, *, key: str) -> dict:
-    return self.run_job(key=key)
-
-
-@app.task(base=JobTask, bind=True, name="tests.worker.tracker_failure", job_name="test_tracker_failure", **_FAST_RETRY)
-def tracker_failure(self: JobTask, *, tracker_id: str) -> dict:
-    return self.run_job(tracker_id=tracker_id)
+counting = job_celery_task(_test_job("test_counting", counting_service))
+locked = job_celery_task(_test_job("test_locked", locked_service, lock_kwarg="project_id"))
+flaky = job_celery_task(_test_job("test_flaky", flaky_service), **_FAST_RETRY)
+permanent = job_celery_task(_test_job("test_permanent", permanent_failure_service), **_FAST_RETRY)
+tracker_failure = job_celery_task(
+    _test_job("test_tracker_failure", tracker_failure_service, "download", lock_kwarg="tracker_id"), **_FAST_RETRY
+)
 
 
 # --- Queue hygiene ---------------------------------------------------------------------------------------------
@@ -149,7 +126,7 @@ def purge_test_state() -> None:
     """Empty the queues and drop results, beat claims and test counters in the test Redis database."""
     client = redis_test_client()
     assert os.environ["SII_REDIS_URL"] == settings.SII_REDIS_URL, "settings must use the test Redis database"
-    for queue in QUEUE_NAMES:
+    for queue in QUEUES:
         client.delete(queue, *(f"{queue}\x06\x16{step}" for step in (3, 6, 9)))
     for pattern in ("celery-task-meta-*", "siisurit:beat:*", f"{TEST_KEY_PREFIX}*", "unacked*"):
         keys = list(client.scan_iter(match=pattern, count=1000))
@@ -176,7 +153,7 @@ def celery_worker_thread(clean_queues: None, transactional_db: None) -> Iterator
         app,
         pool="threads",
         concurrency=4,
-        queues=list(QUEUE_NAMES),
+        queues=list(QUEUES),
         perform_ping_check=False,
         shutdown_timeout=30,
         loglevel="WARNING",
@@ -188,13 +165,14 @@ def celery_worker_thread(clean_queues: None, transactional_db: None) -> Iterator
 class SubprocessWorker:
     """A `celery -A workers worker` process with the test settings (and extra environment)."""
 
-    def __init__(self, *, queues: tuple[str, ...] = QUEUE_NAMES, env: dict[str, str] | None = None) -> None:
+    def __init__(self, *, queues: tuple[str, ...] | None = QUEUES, env: dict[str, str] | None = None) -> None:
+        """`queues=None` starts the worker without -Q (it then consumes the queues of the app's settings)."""
         self.name = f"test-{uuid.uuid4().hex[:8]}@{os.uname().nodename}"
         environment = child_environment(**(env or {}))
         command = [
             sys.executable, "-m", "celery", "-A", "workers", "worker", "--pool=solo", "--loglevel=INFO",
-            "-Q", ",".join(queues), "-n", self.name, "--include", "tests.worker", "--without-mingle",
-            "--without-gossip",
+            *(["-Q", ",".join(queues)] if queues else []), "-n", self.name, "--include", "tests.worker",
+            "--without-mingle", "--without-gossip",
         ]  # fmt: skip
         # A file, not a pipe: nobody reads a pipe while the test runs, and a full pipe would block the worker.
         self.log = tempfile.NamedTemporaryFile(prefix="siisurit-worker-", suffix=".log")  # noqa: SIM115

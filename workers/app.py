@@ -26,8 +26,15 @@ app.config_from_object("django.conf:settings", namespace="CELERY")
 # workers: it closes stale connections (close_old_connections) before and after every task and, after a fork,
 # drops the connections inherited from the parent without touching their sockets.
 
+from kombu import Exchange, Queue  # noqa: E402
+
 from beat_schedule import beat_schedule  # noqa: E402
+from siisurit.jobs import DEFAULT_QUEUE, QUEUES, task_modules  # noqa: E402  (the jobs are declared by now)
 from workers import signals  # noqa: E402, F401  (connects the logging context)
 
+# A worker started without -Q consumes every queue; -Q still narrows it.
+app.conf.task_queues = [Queue(name, Exchange(name), routing_key=name) for name in QUEUES]
+app.conf.task_default_queue = DEFAULT_QUEUE
+app.conf.imports = task_modules()
 app.conf.beat_schedule = beat_schedule()
 app.loader.import_default_modules()

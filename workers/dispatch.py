@@ -17,16 +17,17 @@ from workers.task_base import PROGRESS_STATE
 
 # Seconds to wait for workers to say which queues they consume; every live worker answers within milliseconds.
 CONSUMER_CHECK_TIMEOUT_SECONDS = 1.0
-WORKER_COMMAND = "celery -A workers worker -Q download,matching,maintenance"
+WORKER_COMMAND = "celery -A workers worker"
 
 
 def job_task(app: Celery, job_name: str) -> Task:
-    """The task that runs job `job_name` (tasks declare `job_name=`)."""
-    job_get(job_name)  # a clear error for unknown jobs
-    for task in app.tasks.values():
-        if getattr(task, "job_name", None) == job_name:
-            return task
-    raise JobQueueError(f"no task runs job {job_name!r}; is its module listed in CELERY_IMPORTS?")
+    """The task that runs job `job_name`: the one named after its declaration."""
+    job = job_get(job_name)  # a clear error for unknown jobs
+    try:
+        return app.tasks[job.task_name]
+    except KeyError:
+        message = f"no task {job.task_name} runs job {job_name!r}: {job.task_module} must define it"
+        raise JobQueueError(message) from None
 
 
 def consumed_queues(app: Celery, *, timeout: float = CONSUMER_CHECK_TIMEOUT_SECONDS) -> dict[str, list[str]]:

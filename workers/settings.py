@@ -16,18 +16,6 @@ _BASE_DIR = Path(__file__).resolve().parent.parent
 # Seconds a job may overrun its soft time limit (cleanup after SoftTimeLimitExceeded) before it is killed.
 HARD_TIME_LIMIT_GRACE = 30
 
-# One routing table: task names are `tasks.<module>.<job>`, so a module's tasks share a queue.
-# `download` is I/O bound (many slots), `matching` is database bound (few slots; project updates run there too,
-# which bounds how many projects update at once), `maintenance` holds report rebuilds and housekeeping jobs.
-TASK_ROUTES = {
-    "tasks.download.*": {"queue": "download"},
-    "tasks.update.update_project": {"queue": "matching"},
-    "tasks.update.*": {"queue": "maintenance"},
-    "tasks.matching.*": {"queue": "matching"},
-    "tasks.reports.*": {"queue": "maintenance"},
-    "tasks.maintenance.*": {"queue": "maintenance"},
-}
-QUEUE_NAMES = ("download", "matching", "maintenance")
 RESULT_BACKEND_CLASS = "workers.result_backend:OneTripRedisBackend"
 
 
@@ -104,10 +92,9 @@ def celery_settings(env: Environment, *, broker_url: str, job_timeout: int) -> d
         "CELERY_WORKER_CONSUMER": "workers.consumer:Consumer",
         # Keep Django's LOGGING (its format ties each line to job and project) instead of Celery's own handlers.
         "CELERY_WORKER_HIJACK_ROOT_LOGGER": False,
-        "CELERY_TASK_ROUTES": TASK_ROUTES,
-        "CELERY_TASK_DEFAULT_QUEUE": "maintenance",
+        # Queues, routes and task modules come from the job declarations (workers/app.py).
+        "CELERY_TASK_ROUTES": ("workers.routing.job_route",),
         "CELERY_TASK_CREATE_MISSING_QUEUES": True,
-        "CELERY_IMPORTS": ("tasks.download", "tasks.update", "tasks.matching", "tasks.reports", "tasks.maintenance"),
         # Two beat processes by mistake must not double the jobs: see workers/beat.py.
         "CELERY_BEAT_SCHEDULER": "workers.beat:DedupeScheduler",
         "CELERY_BEAT_SCHEDULE_FILENAME": str(beat_schedule_dir / "celerybeat-schedule"),

@@ -9,8 +9,8 @@ from typing import Any
 
 from celery import Celery
 
+from siisurit.jobs import QUEUES
 from workers.dispatch import consumed_queues
-from workers.settings import QUEUE_NAMES
 
 # kombu's Redis transport keeps each priority of a queue in its own list: `name`, `name\x06\x163`, ...
 _PRIORITY_SEPARATOR = "\x06\x16"
@@ -26,7 +26,7 @@ def queue_lengths(app: Celery) -> dict[str, int]:
             queue: sum(
                 client.llen(queue if step == 0 else f"{queue}{_PRIORITY_SEPARATOR}{step}") for step in _PRIORITY_STEPS
             )
-            for queue in QUEUE_NAMES
+            for queue in QUEUES
         }
 
 

@@ -14,7 +14,7 @@ import threading
 import time
 import uuid
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -35,6 +35,7 @@ from siisurit.downloads.upsert import (
 )
 from siisurit.downloads.user_mapping import user_resolver_for_tracker
 from siisurit.errors import PermanentError, SiisuritError
+from siisurit.jobs import Progress
 from siisurit.models import Tracker
 
 _log = logging.getLogger(__name__)
@@ -44,8 +45,6 @@ FULL_DOWNLOAD_INTERVAL = timedelta(hours=24)
 BATCH_SIZE = 5000
 #: Items (records, unchanged ids) fetched ahead while earlier ones are stored: fetching goes on during a commit.
 PREFETCH_ITEMS = 2 * BATCH_SIZE
-
-Progress = Callable[[int, int | None, str], None]
 
 
 def _valid_cache_state(cache_state: dict[str, Any], tracker: Tracker, fingerprint: str) -> bool:

@@ -1,16 +1,19 @@
-"""The job registry, and how a job runs: one service call under one lock, with progress and a small summary.
+"""The job layer: what a job is, how one runs (one service call under its lock, with progress and a summary), and
+how commands start jobs and wait for them.
 
-A job is a named service call with ids as arguments. Management commands never talk to Celery: they ask
-`job_runner()` for the runner named by `settings.SII_JOB_RUNNER` (Celery's lives in `workers.dispatch`, loaded by
-dotted path) or `InProcessJobRunner`, which runs the same `job_execute` in the calling process.
+A job is a named service call with ids as arguments, declared once in `siisurit/jobs/catalog.py` (loaded when
+Django starts, see `siisurit/apps.py`); its Celery task, queue route and the queue list are derived from that
+declaration (`tasks/`, `workers/job_tasks.py`). Management commands never talk to Celery: they ask `job_runner()`
+for the runner named by `settings.SII_JOB_RUNNER` (Celery's lives in `workers.dispatch`, loaded by dotted path) or
+`InProcessJobRunner`, which runs the same `job_execute` in the calling process.
 """
 
 from __future__ import annotations
 
-import contextvars
 import inspect
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import cache
 from typing import Any, Protocol
@@ -19,37 +22,52 @@ from django.conf import settings
 from django.utils.module_loading import import_string
 
 from siisurit.jobs.lock import job_lock
-from siisurit.logging_context import job_log_context
+from siisurit.logging_context import current_job_id, job_log_context
 
+#: `progress(current, total, what)`: how a service tells how far it got (total None while unknown).
 Progress = Callable[[int, "int | None", str], None]
 Summary = dict[str, Any]
 
+#: The queues, in the order workers list them: `download` is I/O bound (many slots), `matching` is database bound
+#: (few slots; project updates run there too, which bounds how many projects update at once), `maintenance` holds
+#: report rebuilds and housekeeping jobs. A worker started without `-Q` consumes all of them.
 QUEUES = ("download", "matching", "maintenance")
-_running_job_id: contextvars.ContextVar[str] = contextvars.ContextVar("running_job_id", default="")
+DEFAULT_QUEUE = "maintenance"
 
 
 def running_job_id() -> str:
     """The id of the job this code runs in ("" outside a job); jobs started from it share the id in logs."""
-    return _running_job_id.get()
+    return current_job_id()
+
+
+def lock_name(job_name: str, target: object = None) -> str:
+    """The lock a job takes: `<job name>:<target>` (one run per tracker or project), or the job name (one overall)."""
+    return f"{job_name}:{target}" if target is not None else job_name
 
 
 @dataclass(frozen=True)
 class Job:
-    """A kind of job: the service it calls, the queue it runs on and what it locks.
+    """A kind of job, declared once: the service it calls, the queue it runs on, what it locks, and its task.
 
     `lock_kwarg` names the argument whose value the lock is per (one run per tracker or project at a time);
-    `global_lock` makes the job run once at a time overall.
+    `global_lock` makes the job run once at a time overall. The Celery task is `<task_module>.<name>`.
     """
 
     name: str
-    service: str
+    service: Callable[..., Summary | None]
     queue: str
+    task_module: str
+    display_name: str
     lock_kwarg: str | None = None
     global_lock: bool = False
 
+    @property
+    def task_name(self) -> str:
+        return f"{self.task_module}.{self.name}"
+
     def lock_name(self, kwargs: dict[str, Any]) -> str | None:
         if self.lock_kwarg:
-            return f"{self.name}:{kwargs[self.lock_kwarg]}"
+            return lock_name(self.name, kwargs[self.lock_kwarg])
         return self.name if self.global_lock else None
 
 
@@ -71,25 +89,30 @@ def job_get(name: str) -> Job:
         raise ValueError(f"unknown job {name!r}; known jobs: {', '.join(sorted(JOBS))}") from None
 
 
-job_register(Job("download_tracker", "siisurit.downloads.service.tracker_download", "download", "tracker_id"))
-job_register(Job("update_project", "siisurit.project_update.project_update", "matching", "project_id"))
-job_register(Job("update_all_projects", "siisurit.project_update.projects_update_all", "maintenance", global_lock=True))
-job_register(Job("match_project", "siisurit.matching.service.project_match", "matching", "project_id"))
-job_register(Job("rebuild_reports", "siisurit.reports.service.reports_make", "maintenance", global_lock=True))
-job_register(Job("clear_caches", "siisurit.downloads.cache_clearing.caches_clear", "maintenance"))
+def job_of_task(task_name: str) -> Job | None:
+    """The job whose Celery task is named `task_name`, if any."""
+    return next((job for job in JOBS.values() if job.task_name == task_name), None)
+
+
+def task_modules() -> tuple[str, ...]:
+    """The modules holding the jobs' Celery tasks (Celery's `imports`)."""
+    return tuple(dict.fromkeys(job.task_module for job in JOBS.values()))
 
 
 # --- Running one job -------------------------------------------------------------------------------------------
 
 
+@contextmanager
+def job_context(lock: str | None, *, job_id: str, project: str | None = None) -> Iterator[None]:
+    """Within the block: the lock `lock` is held (or AlreadyRunningError raised) and log lines carry the job id
+    and project. Jobs and the steps a job runs itself (the downloads of a project update) use it alike."""
+    with job_log_context(job_id=job_id, project=project), job_lock(lock, job_id=job_id):
+        yield
+
+
 @cache
 def _accepts_progress(service: Callable[..., Any]) -> bool:
     return "progress" in inspect.signature(service).parameters
-
-
-def job_service(job: Job) -> Callable[..., Summary]:
-    """The service function of a job, imported on first use so a missing feature never breaks imports."""
-    return import_string(job.service)
 
 
 def job_execute(name: str, kwargs: dict[str, Any], *, job_id: str, progress: Progress | None = None) -> Summary:
@@ -98,20 +121,12 @@ def job_execute(name: str, kwargs: dict[str, Any], *, job_id: str, progress: Pro
     Raises AlreadyRunningError when the same kind of job already runs on the same tracker or project.
     """
     job = job_get(name)
-    service = job_service(job)
     call_kwargs = dict(kwargs)
-    if progress is not None and _accepts_progress(service):
+    if progress is not None and _accepts_progress(job.service):
         call_kwargs["progress"] = progress
-    token = _running_job_id.set(job_id)
-    try:
-        with (
-            job_log_context(job_id=job_id, project=job_project_label(kwargs)),
-            job_lock(job.lock_name(kwargs), job_id=job_id),
-        ):
-            started = time.monotonic()
-            summary = service(**call_kwargs) or {}
-    finally:
-        _running_job_id.reset(token)
+    with job_context(job.lock_name(kwargs), job_id=job_id, project=job_project_label(kwargs)):
+        started = time.monotonic()
+        summary = job.service(**call_kwargs) or {}
     return {"job": name, **summary, "duration_seconds": round(time.monotonic() - started, 3)}
 
 
@@ -142,7 +157,7 @@ class JobRequest:
 
     @property
     def title(self) -> str:
-        return self.label or self.job_name
+        return self.label or job_get(self.job_name).display_name
 
 
 @dataclass

@@ -92,9 +92,14 @@ class JobCommand(BaseCommand):
                 handle = runner.start(request)
                 self.stdout.write(f"{request.title}: enqueued job {handle.job_id}")
             return
-        failures = [
-            outcome for request in requests if not (outcome := self._run_and_report(runner, request, options)).ok
-        ]
+        if runner.is_async:
+            # Every job is sent before the first wait, so the workers run them in parallel.
+            handles = [runner.start(request) for request in requests]
+            started = zip(requests, handles, strict=True)
+            outcomes = [self._wait_and_report(request, handle, options) for request, handle in started]
+        else:
+            outcomes = [self._run_and_report(runner, request, options) for request in requests]
+        failures = [outcome for outcome in outcomes if not outcome.ok]
         if failures:
             plural = "s" if len(failures) > 1 else ""
             raise CommandError(f"{len(failures)} of {len(requests)} job{plural} failed")
@@ -109,8 +114,17 @@ class JobCommand(BaseCommand):
             self.stderr.write(f"Warning: {error}; the job waits in the queue until a worker starts.")
 
     def _run_and_report(self, runner: JobRunner, request: JobRequest, options: dict[str, Any]) -> JobOutcome:
+        """Start one job and wait for it (in-process runs happen within `start`)."""
         with self._progress_bar(request, disable=options["no_progress_bar"]) as (bar, progress):
             handle: JobHandle = runner.start(request, progress=progress)
+            bar.set_postfix_str(f"job {handle.job_id}", refresh=False)
+            outcome = handle.wait(timeout=options["timeout"], progress=progress)
+        self.write_outcome(request, outcome)
+        return outcome
+
+    def _wait_and_report(self, request: JobRequest, handle: JobHandle, options: dict[str, Any]) -> JobOutcome:
+        """Wait for a job already sent to the queue."""
+        with self._progress_bar(request, disable=options["no_progress_bar"]) as (bar, progress):
             bar.set_postfix_str(f"job {handle.job_id}", refresh=False)
             outcome = handle.wait(timeout=options["timeout"], progress=progress)
         self.write_outcome(request, outcome)

@@ -10,16 +10,14 @@ entries a download changed since, marked by `matched_at` NULL, which get their `
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from django.db import connection
 
+from siisurit.jobs import Progress
 from siisurit.matching.project_rules import ProjectRules
 from siisurit.matching.rules import first_match
 from siisurit.models import WorkEntry
-
-Progress = Callable[[int, int | None, str], None]
 
 CHUNK_SIZE = 20_000
 RESULT_TABLE = "siisurit_match_result"

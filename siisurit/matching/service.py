@@ -10,7 +10,8 @@ from django.core.exceptions import ValidationError
 from django.db import connection, transaction
 
 from siisurit.errors import PermanentError
-from siisurit.matching.engine import Progress, project_entries_match
+from siisurit.jobs import Progress
+from siisurit.matching.engine import project_entries_match
 from siisurit.matching.lookups import LoadedLookups
 from siisurit.matching.project_rules import project_rules
 from siisurit.matching.rules import InvalidRule

@@ -26,6 +26,12 @@ class DownloadOutcome(models.TextChoices):
     FAILED = "failed", "failed"
 
 
+class TrackerQuerySet(models.QuerySet):
+    def downloadable(self) -> TrackerQuerySet:
+        """Trackers with an API kind: the only ones downloads visit (without one, a tracker declares tasks only)."""
+        return self.exclude(api_kind="")
+
+
 class Tracker(BaseModel):
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="trackers")
     name = models.CharField(max_length=200)
@@ -49,6 +55,8 @@ class Tracker(BaseModel):
     last_download_items = models.PositiveIntegerField(
         null=True, blank=True, help_text="items (tasks or work entries) the last successful download listed"
     )
+
+    objects = TrackerQuerySet.as_manager()
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["project", "name"], name="tracker_unique_name")]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -11,12 +11,11 @@ import psycopg.errors
 from django.db import DatabaseError, connections, transaction
 
 from siisurit.errors import PermanentError, TransientError
+from siisurit.jobs import Progress
 from siisurit.reports.acl import view_grant_statements
 from siisurit.reports.views import REPORT_SCHEMA, ReportView, create_schema_statement, report_views
 
 logger = logging.getLogger(__name__)
-
-Progress = Callable[[int, "int | None", str], None]
 
 # A BI query running while the views are replaced delays the replacement; waiting longer than this would queue
 # every other BI query behind it, so the job gives up and the queue retries later.

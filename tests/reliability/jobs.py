@@ -8,8 +8,7 @@ from typing import Any
 
 from siisurit.jobs import Job, job_register
 from tests.worker import TEST_KEY_PREFIX, redis_test_client
-from workers.app import app
-from workers.task_base import JobTask
+from workers.job_tasks import job_celery_task
 
 
 def process_killing_service(*, key: str) -> dict[str, Any]:
@@ -19,9 +18,8 @@ def process_killing_service(*, key: str) -> dict[str, Any]:
     return {}  # never reached
 
 
-job_register(Job("test_process_killing", "tests.reliability.jobs.process_killing_service", "maintenance"))
-
-
-@app.task(base=JobTask, bind=True, name="tests.reliability.jobs.process_killing", job_name="test_process_killing")
-def process_killing(self: JobTask, *, key: str) -> dict:
-    return self.run_job(key=key)
+process_killing = job_celery_task(
+    job_register(
+        Job("test_process_killing", process_killing_service, "maintenance", "tests.reliability.jobs", "kill process")
+    )
+)

@@ -8,13 +8,13 @@ import time
 import pytest
 
 from sandbox import SandboxTrackers
+from siisurit.jobs import QUEUES
 from siisurit.models import Task, WorkEntry
 from tests.factories import make_organization, make_project
 from tests.reliability.conftest import FAST_RETRIES, sandbox_tracker, start_job
 from tests.reliability.processes import Worker
 from tests.worker import redis_test_client
 from workers.app import app
-from workers.settings import QUEUE_NAMES
 
 pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
 
@@ -57,7 +57,7 @@ def test_two_workers_update_200_projects_and_every_result_expires(clean_queues):
         meta = json.loads(client.get(key))
         assert meta["status"] == "SUCCESS" and meta["result"]["project_id"]
         assert 0 < client.ttl(key) <= RESULT_EXPIRES, f"{key!r} does not expire"
-    queue_structures = {*QUEUE_NAMES, "unacked", "unacked_index", "unacked_mutex"}
+    queue_structures = {*QUEUES, "unacked", "unacked_index", "unacked_mutex"}
     for key in client.scan_iter(count=1000):
         name = key.decode()
         if client.ttl(key) == -1:  # no expiry: only the queue's own bookkeeping (a few small keys) may stay

@@ -35,7 +35,7 @@ class Command(JobCommand):
             project = project_get(organization=organization_get(code=options["organization"]), code=options["project"])
         except UnknownCodeError as error:
             raise CommandError(str(error)) from None
-        trackers = Tracker.objects.filter(project=project).exclude(api_kind="").order_by("name")
+        trackers = Tracker.objects.downloadable().filter(project=project).order_by("name")
         names = options["trackers"]
         if names:
             trackers = trackers.filter(name__in=names)
