@@ -6,7 +6,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from siisurit.services.download import tracker_download
 
 from siisurit.downloads.service import tracker_download
 from siisurit.models import ApiKind, Task
