@@ -140,3 +140,21 @@ def test_the_estimate_field_is_the_one_time_tracking_names(replay):
 
     estimates = dict(Task.objects.filter(tracker=tracker).values_list("code", "estimate_hours"))
     assert estimates == {"SW-4712": None, "SW-4713": None, "SW-4714": Decimal("8.00")}  # not "Estimation"
+
+
+def test_a_second_download_reads_newest_first_and_stops_at_the_first_older_issue(replay):
+    serve(replay)
+    for number in (1, 2):
+        query = {"query": "project: SW sort by: updated desc", "$skip": str((number - 1) * PAGE_SIZE)}
+        replay.route("/api/issues", recording(FOLDER, f"issues-updated-desc-page-{number}"), query=query)
+    tracker = youtrack_tracker(replay)
+    first = tracker_download(tracker_id=str(tracker.id))
+    replay.requests.clear()
+
+    second = tracker_download(tracker_id=str(tracker.id))
+
+    assert first["full"] and not second["full"]
+    issue_requests = [request for request in replay.requests if request.path == "/api/issues"]
+    assert [request.query["$skip"] for request in issue_requests] == ["0"]  # SW-4714 on page 1 is older already
+    assert second["items"] == 1  # SW-4712, updated at the cursor
+    assert Task.objects.filter(tracker=tracker).count() == 3
