@@ -7,9 +7,11 @@ import os
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "siisurit.settings")
 
 import sys
+import warnings
 
 import django
 from celery import Celery
+from celery.exceptions import CPendingDeprecationWarning
 
 from siisurit.environment import ConfigurationError
 
@@ -19,6 +21,9 @@ try:
 except ConfigurationError as error:
     # A missing or malformed SII_* variable: one line naming it, not a traceback (as manage.py does).
     sys.exit(f"Configuration error: {error}")
+
+# Celery warns on every lost broker connection that running jobs are not cancelled; on purpose (workers/broker.py).
+warnings.filterwarnings("ignore", "\nIn Celery 5.1 we introduced", CPendingDeprecationWarning)
 
 app = Celery("siisurit")
 app.config_from_object("django.conf:settings", namespace="CELERY")

@@ -17,6 +17,7 @@ _BASE_DIR = Path(__file__).resolve().parent.parent
 HARD_TIME_LIMIT_GRACE = 30
 
 RESULT_BACKEND_CLASS = "workers.result_backend:OneTripRedisBackend"
+BROKER_TRANSPORT = "workers.broker:Transport"
 
 
 def celery_settings(env: Environment, *, broker_url: str, job_timeout: int) -> dict[str, Any]:
@@ -71,9 +72,11 @@ def celery_settings(env: Environment, *, broker_url: str, job_timeout: int) -> d
         # Jobs take seconds to minutes: a worker reserves only the job it runs, so a waiting job goes to the next
         # free worker instead of queueing behind a long one in another worker's buffer.
         "CELERY_WORKER_PREFETCH_MULTIPLIER": 1,
-        # On a lost broker connection, unacknowledged jobs are redelivered; cancelling the running copies avoids
-        # running the same job twice at once.
-        "CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS": True,
+        # kombu's Redis transport with the fix that keeps a busy worker alive through a Redis restart: running jobs
+        # go on and acknowledge themselves on the new connection (workers/broker.py). Nothing is redelivered on a
+        # lost connection, so there is no second copy of a running job to cancel either.
+        "CELERY_BROKER_TRANSPORT": BROKER_TRANSPORT,
+        "CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS": False,
         "CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP": True,
         # Must exceed the longest job and the longest retry countdown (see above); set for the broker AND the
         # result backend, or Celery silently keeps its 1-hour default for one of them.

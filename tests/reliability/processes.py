@@ -156,10 +156,13 @@ class RedisServer:
         except redis.RedisError:
             return False
 
-    def stop(self) -> None:
-        """Stop the server the hard way (SIGKILL): what is on disk (the append-only file) is all that survives."""
+    def stop(self, *, graceful: bool = False) -> None:
+        """Stop the server: the hard way (SIGKILL; only the append-only file survives), or with SIGTERM (it saves)."""
         if self.process is not None and self.process.poll() is None:
-            self.process.kill()
+            if graceful:
+                self.process.terminate()
+            else:
+                self.process.kill()
             self.process.wait(timeout=10)
         self.process = None
 
