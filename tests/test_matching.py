@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import importlib
+
 import pytest
+from django.db import connection
 
 from siisurit.errors import PermanentError
 from siisurit.matching.service import project_match
-from siisurit.models import ApiKind, MatchOn, WorkEntry
+from siisurit.models import ApiKind, MatchOn, Project, Tracker, WorkEntry
+from siisurit.organization_config import organization_update
 from tests.factories import make_project, make_task, make_tracker, make_work_entry, make_work_match
 
 pytestmark = pytest.mark.django_db
@@ -268,22 +272,73 @@ def test_first_applicable_rule_wins_and_later_rules_are_not_tried(project, kimai
 
 
 def test_rules_of_several_task_trackers_are_evaluated_together(project, kimai, github):
-    jira = make_tracker(project, name="jira", api_kind=ApiKind.JIRA)
+    jira = make_tracker(project, name="jira", api_kind=ApiKind.JIRA, position=1)
+    github.position = 2
+    github.save()
     github_task = make_task(github, code="general", is_declared=True)
     jira_task = make_task(jira, code="general", is_declared=True)
-    # Equal priority across trackers: the task tracker's name decides ("github" < "jira"), then position.
-    make_work_match(jira, MatchOn.ALWAYS_TO_TASK, [kimai], priority=5, position=0, target_task=jira_task)
-    github_rule = make_work_match(
-        github, MatchOn.ALWAYS_TO_TASK, [kimai], priority=5, position=3, target_task=github_task
-    )
+    # Equal priority across trackers: the tracker declared first decides (not the name: "github" < "jira").
+    jira_rule = make_work_match(jira, MatchOn.ALWAYS_TO_TASK, [kimai], priority=5, position=3, target_task=jira_task)
+    make_work_match(github, MatchOn.ALWAYS_TO_TASK, [kimai], priority=5, position=0, target_task=github_task)
     entry = make_work_entry(kimai)
 
     _match(project)
+    assert _result(entry) == (jira_task.id, jira_rule.id)
+
+    github_rule = make_work_match(
+        github, MatchOn.ALWAYS_TO_TASK, [kimai], priority=6, position=1, target_task=github_task
+    )
+    _match(project)
     assert _result(entry) == (github_task.id, github_rule.id)
 
-    jira_rule = make_work_match(jira, MatchOn.ALWAYS_TO_TASK, [kimai], priority=6, position=1, target_task=jira_task)
+
+_TWO_TASK_TRACKERS_YAML = """organization:
+  name: Order LLC
+  code: order
+  projects:
+    - code: app
+      name: App
+      trackers:
+        - name: time
+          api_kind: kimai
+          api_location: "http://127.0.0.1:9/kimai"
+          api_token: not-secret
+        - name: zeta-tasks
+          api_kind: github
+          api_location: "git@github.com:someone/zeta.git"
+          api_token: not-secret
+          tasks: [{title: General, code: general, estimates: 0}]
+          work_matches: [{match_on: always_to_task, source_work_trackers: time, target_task: general, priority: 5}]
+        - name: alpha-tasks
+          api_kind: github
+          api_location: "git@github.com:someone/alpha.git"
+          api_token: not-secret
+          tasks: [{title: General, code: general, estimates: 0}]
+          work_matches: [{match_on: always_to_task, source_work_trackers: time, target_task: general, priority: 5}]
+"""
+
+
+def test_equal_priorities_of_different_trackers_follow_the_order_of_the_organization_file(tmp_path):
+    path = tmp_path / "organization.yaml"
+    path.write_text(_TWO_TASK_TRACKERS_YAML, encoding="utf-8")
+    organization_update(path=path)
+    project = Project.objects.get(organization__code="order", code="app")
+    entry = make_work_entry(Tracker.objects.get(project=project, name="time"))
+
     _match(project)
-    assert _result(entry) == (jira_task.id, jira_rule.id)
+
+    entry.refresh_from_db()
+    assert (entry.task.tracker.name, entry.task.code) == ("zeta-tasks", "general")
+
+    # Declared the other way round, the other tracker's rule comes first.
+    head, zeta_line, rest = _TWO_TASK_TRACKERS_YAML.partition("        - name: zeta-tasks\n")
+    zeta, alpha_line, alpha = rest.partition("        - name: alpha-tasks\n")
+    path.write_text(head + alpha_line + alpha + zeta_line + zeta, encoding="utf-8")
+    organization_update(path=path)
+    _match(project)
+
+    entry.refresh_from_db()
+    assert entry.task.tracker.name == "alpha-tasks"
 
 
 def test_rules_apply_only_to_their_source_work_trackers(project, kimai, github):
@@ -430,3 +485,17 @@ def test_unknown_project_is_a_permanent_error():
         project_match(project_id="0190f5b4-0000-7000-8000-000000000000")
     with pytest.raises(PermanentError, match="does not exist"):
         project_match(project_id="not-a-uuid")
+
+
+def test_the_migration_numbers_trackers_of_older_imports_in_creation_order(project, kimai, github):
+    numbering = importlib.import_module("siisurit.migrations.0005_tracker_position").NUMBER_EXISTING_TRACKERS
+    jira = make_tracker(project, name="jira", api_kind=ApiKind.JIRA)
+    other = make_tracker(make_project(), name="other")
+
+    with connection.cursor() as cursor:
+        cursor.execute(numbering)
+
+    positions = dict(Tracker.objects.values_list("name", "position"))
+    assert positions == {"kimai": 0, "github": 1, "jira": 2, "other": 0}
+    assert kimai.id < github.id < jira.id
+    assert other.project_id != project.id

@@ -5,7 +5,9 @@ Semantics (the reference leaves these open; this is our decision):
 - Work entries of a project's trackers are matched only by rules of trackers of the same project; a rule names its
   `source_work_trackers` within the project.
 - All rules that list a work tracker as source are evaluated together, in this order: `priority` highest first,
-  then the task tracker's name, then `position` (declaration order in the configuration), then the rule's id.
+  then as declared in the organization file: the task tracker's position among the project's trackers, then the
+  rule's `position` among the tracker's work matches (then the tracker's name and the rule's id, which only
+  separate rows made by hand).
   The first rule that applies wins; later rules are not tried. An entry no rule applies to stays unmatched
   (`task` and `work_match` NULL).
 - Patterns are Python regular expressions applied with `re.search`: they may match anywhere unless anchored

@@ -55,6 +55,7 @@ class WorkMatchRow:
     id: str
     tracker_id: str
     tracker_name: str
+    tracker_position: int
     match_on: str
     priority: int
     position: int
@@ -64,8 +65,10 @@ class WorkMatchRow:
     breadcrumb_trail_pattern: str
 
     @property
-    def evaluation_order(self) -> tuple[int, str, int, str]:
-        return (-self.priority, self.tracker_name, self.position, self.id)
+    def evaluation_order(self) -> tuple[int, int, str, int, str]:
+        """Priority, then the declaration order of the file: tracker, then rule (the name only separates trackers
+        made by hand, which share position 0)."""
+        return (-self.priority, self.tracker_position, self.tracker_name, self.position, self.id)
 
 
 class Rule:

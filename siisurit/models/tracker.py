@@ -35,6 +35,9 @@ class TrackerQuerySet(models.QuerySet):
 class Tracker(BaseModel):
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="trackers")
     name = models.CharField(max_length=200)
+    position = models.PositiveIntegerField(
+        default=0, help_text="declaration order in the project's configuration; orders work matches of equal priority"
+    )
     api_kind = models.CharField(max_length=20, choices=ApiKind.choices, blank=True, default="")
     api_location = models.CharField(max_length=500, blank=True, default="", help_text="URL copied from the browser")
     api_base_url = models.CharField(

@@ -172,8 +172,10 @@ class _Applier:
         )
         existing = {tracker.name: tracker for tracker in project.trackers.all()}
         trackers = {
-            tracker_config.name: self._tracker(project, existing.get(tracker_config.name), tracker_config, mappings)
-            for tracker_config in config.trackers
+            tracker_config.name: self._tracker(
+                project, existing.get(tracker_config.name), tracker_config, mappings, position=position
+            )
+            for position, tracker_config in enumerate(config.trackers)
         }
         for tracker_config in config.trackers:
             tracker = trackers[tracker_config.name]
@@ -183,10 +185,17 @@ class _Applier:
                 self._remove_tracker(f"'{project.code}/{name}'", tracker)
 
     def _tracker(
-        self, project: Project, tracker: Tracker | None, config: TrackerConfig, mappings: dict[str, UserMapping]
+        self,
+        project: Project,
+        tracker: Tracker | None,
+        config: TrackerConfig,
+        mappings: dict[str, UserMapping],
+        *,
+        position: int,
     ) -> Tracker:
         label = f"'{project.code}/{config.name}'"
         values = {
+            "position": position,
             "api_kind": config.api_kind,
             "api_location": config.api_location,
             "api_base_url": config.api_base_url,
