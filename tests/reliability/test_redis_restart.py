@@ -7,8 +7,8 @@ import time
 import pytest
 from celery import Celery
 
+from sandbox import SandboxTrackers
 from siisurit.models import WorkEntry
-from siisurit.sandbox import SandboxTrackers
 from tests.processes import wait_for
 from tests.reliability.conftest import FAST_RETRIES, log_count, sandbox_project
 from tests.reliability.processes import RedisServer, Worker
