@@ -7,7 +7,8 @@ body and in the headers (a `Link` header then points back at the replay server),
 
 A route answers a method, a path and the query parameters it names (other parameters of the request are ignored;
 the route naming the most matching parameters wins). Requests no route answers get a 404 and are listed in
-`unanswered`, so a test can show the connector asked only for what was recorded.
+`unanswered`, so a test can show the connector asked only for what was recorded. A request whose `If-None-Match`
+names the recording's `ETag` gets a 304 Not Modified, as from the recorded server.
 
     with ReplayServer(origins=["https://api.github.com"]) as server:
         server.route("/repos/o/r/issues", recording(FOLDER, "issues-page-1"))
@@ -153,6 +154,14 @@ class ReplayServer:
         self.stop()
 
 
+def _not_modified(response: Recording, if_none_match: str | None) -> Recording:
+    """304 without a body when the request names the recording's `ETag`, as the recorded server would answer."""
+    etag = response.header("ETag")
+    if not etag or not if_none_match or etag not in [tag.strip() for tag in if_none_match.split(",")]:
+        return response
+    return Recording(304, (("ETag", etag),), None, name=f"{response.name} (not modified)")
+
+
 def _path_with_query(path: str, query: Mapping[str, str]) -> str:
     return path + ("?" + "&".join(f"{key}={value}" for key, value in sorted(query.items())) if query else "")
 
@@ -179,6 +188,7 @@ def _handler_class(replay: ReplayServer) -> type[BaseHTTPRequestHandler]:
                 headers={key.lower(): value for key, value in self.headers.items()},
             )
             response = replay.answer(request) or json_response(404, {"message": "Not Found (no recording)"})
+            response = _not_modified(response, request.headers.get("if-none-match"))
             body = b"" if response.body is None else replay.rewritten(response.body.decode("utf-8")).encode("utf-8")
             self.send_response(response.status)
             for name, value in response.headers:

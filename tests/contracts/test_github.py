@@ -91,6 +91,24 @@ def test_follows_recorded_link_headers_through_every_page_to_the_end(server):
     assert newest.created_at == datetime(2022, 7, 19, 4, 39, 16, tzinfo=UTC)
 
 
+def test_a_second_download_sends_the_recorded_etags_and_keeps_every_issue_on_304(server):
+    pages = [f"octokit-2022-issues-page-{number}" for number in range(1, 6)]
+    server.route(f"/repos/{OCTOKIT_REPOSITORY}/issues", recording(FOLDER, pages[0]))
+    for number, name in enumerate(pages[1:], 2):
+        server.route("/repositories/515435940/issues", recording(FOLDER, name), query={"page": str(number)})
+    tracker = github_tracker(server, OCTOKIT_REPOSITORY)
+    tracker_download(tracker_id=str(tracker.id))
+    server.requests.clear()
+
+    summary = tracker_download(tracker_id=str(tracker.id), full=True)
+
+    assert [request.headers.get("if-none-match") for request in server.requests] == [
+        recording(FOLDER, name).header("ETag") for name in pages
+    ]
+    assert (summary["not_modified"], summary["unchanged"], summary["created"], summary["deleted"]) == (5, 13, 0, 0)
+    assert Task.objects.filter(tracker=tracker).count() == 13
+
+
 def test_keeps_2012_issues_whose_pull_request_object_has_no_url(server):
     # API v3 of 2012 put "pull_request": {"html_url": null, ...} on every plain issue.
     server.route("/repos/PyGithub/PyGithub/issues", recording(FOLDER, "pygithub-2012-issues"))

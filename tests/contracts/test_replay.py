@@ -40,3 +40,12 @@ def test_recording_without_headers_file_is_plain_json(tmp_path):
     (tmp_path / "body.json").write_text('{"a": 1}')
     recorded = recording(tmp_path, "body")
     assert (recorded.status, recorded.header("content-type"), recorded.json()) == (200, "application/json", {"a": 1})
+
+
+def test_answers_304_when_the_request_names_the_recorded_etag():
+    with ReplayServer() as server:
+        server.route("/items", json_response(200, ["item"], [("ETag", 'W/"v1"')]))
+        fresh = requests.get(f"{server.base_url}/items", headers={"If-None-Match": 'W/"v0"'}, timeout=5)
+        cached = requests.get(f"{server.base_url}/items", headers={"If-None-Match": 'W/"v1"'}, timeout=5)
+    assert (fresh.status_code, fresh.json()) == (200, ["item"])
+    assert (cached.status_code, cached.content, cached.headers["ETag"]) == (304, b"", 'W/"v1"')
