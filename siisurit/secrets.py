@@ -77,6 +77,15 @@ def decrypt(ciphertext: str, keys: tuple[str, ...]) -> str:
         raise SecretDecryptionError("a stored secret cannot be decrypted with any key of SII_FERNET_KEYS") from None
 
 
-def reencrypt(ciphertext: str, keys: tuple[str, ...]) -> str:
-    """Re-encrypt with the first key (after a key rotation)."""
-    return _fernet(keys).rotate(ciphertext.encode()).decode()
+def reencrypt(ciphertext: str, keys: tuple[str, ...]) -> str | None:
+    """The ciphertext encrypted with the first key instead (after a key rotation); None if it already is."""
+    try:
+        Fernet(keys[0].encode()).decrypt(ciphertext.encode())
+    except InvalidToken:
+        pass
+    else:
+        return None
+    try:
+        return _fernet(keys).rotate(ciphertext.encode()).decode()
+    except InvalidToken:
+        raise SecretDecryptionError("a stored secret cannot be decrypted with any key of SII_FERNET_KEYS") from None

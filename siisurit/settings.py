@@ -111,18 +111,10 @@ if USE_EMBEDDED_REDIS:
     SII_REDIS_URL = ensure_redis(SII_DATA_DIR)
 else:
     SII_REDIS_URL = ENV.str("SII_REDIS_URL", "redis://localhost:6379/0")
-# The cache lives in its own Redis database: Django's cache.clear() is FLUSHDB, which must never hit queued jobs.
+# The download cache (siisurit/downloads/cache.py) lives in its own Redis database, apart from queued jobs.
 SII_REDIS_CACHE_URL = ENV.str("SII_REDIS_CACHE_URL", redis_url_with_database(SII_REDIS_URL, offset=1))
 if SII_REDIS_CACHE_URL == SII_REDIS_URL:
     raise ConfigurationError("SII_REDIS_CACHE_URL must name another Redis database than SII_REDIS_URL")
-CACHES = {
-    "default": {
-        "BACKEND": "django_redis.cache.RedisCache",
-        "LOCATION": SII_REDIS_CACHE_URL,
-        "KEY_PREFIX": "siisurit",
-        "OPTIONS": {"CLIENT_CLASS": "django_redis.client.DefaultClient", "SOCKET_CONNECT_TIMEOUT": 5},
-    }
-}
 
 # --- Job queue -------------------------------------------------------------------------------------------------
 SII_USE_ASYNC_QUEUE = ENV.bool("SII_USE_ASYNC_QUEUE", True)

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import io
 import uuid
 
 import pytest
 from cryptography.fernet import Fernet
+from django.core.management import call_command
+from django.core.management.base import CommandError
 from django.db import connection
 from django.test import override_settings
 
@@ -77,6 +80,7 @@ def test_key_rotation_reads_old_tokens_and_re_encrypts_with_the_new_key(settings
         assert loaded.api_token.reveal() == TOKEN
         loaded.save()  # saving encrypts with the first (new) key
         assert decrypt(reencrypt(old_ciphertext, (new_key, old_key)), (new_key,)) == TOKEN
+        assert reencrypt(_raw_token(tracker), (new_key, old_key)) is None  # already under the new key
     new_ciphertext = _raw_token(tracker)
 
     assert new_ciphertext != old_ciphertext
@@ -85,3 +89,39 @@ def test_key_rotation_reads_old_tokens_and_re_encrypts_with_the_new_key(settings
     with override_settings(SII_FERNET_KEYS=[old_key]), pytest.raises(SecretDecryptionError) as caught:
         Tracker.objects.get(id=tracker.id)
     assert TOKEN not in str(caught.value)
+
+
+@pytest.mark.django_db
+def test_rotate_fernet_keys_re_encrypts_every_stored_token_with_the_first_key(settings):
+    old_key = settings.SII_FERNET_KEYS[0]
+    new_key = Fernet.generate_key().decode()
+    trackers = [make_tracker(api_token=f"{TOKEN}-{number}") for number in range(3)]
+    make_tracker(api_token="")
+    old_ciphertexts = [_raw_token(tracker) for tracker in trackers]
+
+    with override_settings(SII_FERNET_KEYS=[new_key, old_key]):
+        dry_run = io.StringIO()
+        call_command("rotate_fernet_keys", "--dry-run", stdout=dry_run)
+        assert "3 stored secrets, would re-encrypt 3" in dry_run.getvalue()
+        assert [_raw_token(tracker) for tracker in trackers] == old_ciphertexts
+        out = io.StringIO()
+        call_command("rotate_fernet_keys", stdout=out)
+        assert "re-encrypted 3" in out.getvalue()
+        again = io.StringIO()
+        call_command("rotate_fernet_keys", "-v0", stdout=again)
+        assert again.getvalue() == ""
+    with override_settings(SII_FERNET_KEYS=[new_key]):
+        assert [Tracker.objects.get(id=tracker.id).api_token.reveal() for tracker in trackers] == [
+            f"{TOKEN}-{number}" for number in range(3)
+        ]
+
+
+@pytest.mark.django_db
+def test_rotate_fernet_keys_changes_nothing_when_a_secret_fits_no_key(settings):
+    tracker = make_tracker(api_token=TOKEN)
+    ciphertext = _raw_token(tracker)
+
+    with override_settings(SII_FERNET_KEYS=[Fernet.generate_key().decode()]), pytest.raises(CommandError) as caught:
+        call_command("rotate_fernet_keys", stdout=io.StringIO())
+    assert "nothing was changed" in str(caught.value) and TOKEN not in str(caught.value)
+    assert _raw_token(tracker) == ciphertext

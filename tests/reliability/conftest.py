@@ -12,8 +12,6 @@ from tests.factories import make_organization, make_project, make_tracker
 from tests.reliability import jobs  # noqa: F401  (registers the test-only jobs in this process too)
 from tests.worker import clean_queues  # noqa: F401  (fixture)
 
-pytestmark = pytest.mark.worker
-
 #: Worker settings that keep retries short; the policy (which errors, backoff doubling, caps) is production's.
 FAST_RETRIES = {
     "SII_JOB_RETRY_BACKOFF_IN_SECONDS": "1",
