@@ -2,7 +2,7 @@
 
 Users try Siisurit without tracker accounts; tests, ``make demo`` and the benchmarks download from it. Pure
 standard library (``http.server``), loopback only, one listening socket per tracker kind (their paths collide,
-e.g. GitLab's and Clockodo's ``/api/v4/projects``). The formats follow ``shared/tracker-apis.md``.
+e.g. GitLab's and Clockodo's ``/api/v4/projects``). The formats follow ``docs/trackers.md``.
 
 Public API::
 

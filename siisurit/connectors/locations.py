@@ -1,6 +1,6 @@
 """From the URL a user copies from the browser (`api_location`) to the API base and the ids in it.
 
-Supported forms are those of shared/tracker-apis.md: https URLs (plain http only for loopback hosts, checked when
+Supported forms are those of docs/trackers.md: https URLs (plain http only for loopback hosts, checked when
 requesting), `git@HOST:path.git` and `ssh://git@HOST/path.git` remotes.
 """
 
