@@ -64,3 +64,12 @@ def new_id() -> uuid.UUID:
     from django.conf import settings
 
     return uuid7(settings.SII_UUID_HOST)
+
+
+def uuid7_seconds(value: str | uuid.UUID) -> float | None:
+    """The Unix time (seconds) a UUIDv7 was made at; None for other ids (e.g. Celery's own uuid4 task ids)."""
+    try:
+        parsed = value if isinstance(value, uuid.UUID) else uuid.UUID(str(value))
+    except ValueError:
+        return None
+    return uuid7_milliseconds(parsed) / 1000 if parsed.version == 7 else None

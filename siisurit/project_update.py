@@ -36,48 +36,79 @@ def project_ids_all() -> list[str]:
     return [str(project_id) for project_id in Project.objects.order_by("id").values_list("id", flat=True)]
 
 
+class DownloadsProgress:
+    """Progress of a project's trackers downloading at once: items over all trackers, the latest page by name.
+
+    The total is the sum of the trackers' own totals, shown only once every tracker knows its total (a finished
+    tracker's total is what it downloaded); until then the count goes on without a total.
+    """
+
+    def __init__(self, progress: Progress, tracker_ids: list[str]) -> None:
+        self.progress = progress
+        self.lock = threading.Lock()
+        self.items: dict[str, int] = dict.fromkeys(tracker_ids, 0)
+        self.totals: dict[str, int | None] = dict.fromkeys(tracker_ids)
+
+    def of_tracker(self, tracker_id: str) -> Progress:
+        """The progress callback of one tracker's download."""
+
+        def report(current: int, total: int | None, what: str) -> None:
+            with self.lock:
+                self.items[tracker_id], self.totals[tracker_id] = current, total
+                self._publish(f"download {what}")
+
+        return report
+
+    def finished(self, tracker_id: str) -> None:
+        with self.lock:
+            self.totals[tracker_id] = self.items[tracker_id]
+            done = sum(1 for total in self.totals.values() if total is not None)
+            self._publish(f"download: {done} of {len(self.totals)} trackers done")
+
+    def _publish(self, what: str) -> None:
+        totals = self.totals.values()
+        total = None if None in totals else sum(totals)  # type: ignore[arg-type]
+        self.progress(sum(self.items.values()), total, what)
+
+
+def _stage(progress: Progress | None, stage: str) -> Progress | None:
+    """`progress` with the stage's name before what a step reports (`match: …`, `reports: …`)."""
+    if progress is None:
+        return None
+    return lambda current, total, what: progress(current, total, f"{stage}: {what}")
+
+
 def project_update(*, project_id: str, progress: Progress | None = None) -> Summary:
     """Update a project: download all its trackers (in parallel), then match, then rebuild the report views.
 
     Each step takes the lock its own job takes, so a download or matching started separately never overlaps it.
+    Progress counts the items downloaded over all trackers, then the entries matched, then the views rebuilt.
     """
     job_id = running_job_id()
     tracker_ids = project_tracker_ids(project_id=project_id)
-    total = len(tracker_ids) + 2
-    done = 0
-    progress_lock = threading.Lock()
+    downloads_progress = DownloadsProgress(progress, tracker_ids) if progress else None
 
     def download(tracker_id: str) -> Summary:
-        nonlocal done
         try:
             with job_context(lock_name("download_tracker", tracker_id), job_id=job_id):
-                return tracker_download(tracker_id=tracker_id)
+                tracker_progress = downloads_progress.of_tracker(tracker_id) if downloads_progress else None
+                return tracker_download(tracker_id=tracker_id, progress=tracker_progress)
         finally:
             connections.close_all()  # this thread's own connections
-            with progress_lock:
-                done += 1
-                if progress:
-                    progress(done, total, f"downloaded tracker {tracker_id}")
+            if downloads_progress:
+                downloads_progress.finished(tracker_id)
 
-    if progress:
-        progress(0, total, "download")
     with ThreadPoolExecutor(max_workers=DOWNLOAD_THREADS, thread_name_prefix="download") as executor:
         futures = [executor.submit(contextvars.copy_context().run, download, tracker_id) for tracker_id in tracker_ids]
         downloads = [future.result() for future in futures]
-    if progress:
-        progress(total - 2, total, "match")
     with job_context(lock_name("match_project", project_id), job_id=job_id):
-        matching = project_match(project_id=project_id)
-    if progress:
-        progress(total - 1, total, "reports")
+        matching = project_match(project_id=project_id, progress=_stage(progress, "match"))
     try:
         with job_context(lock_name("rebuild_reports"), job_id=job_id):
-            reports = reports_make()
+            reports = reports_make(progress=_stage(progress, "reports"))
     except AlreadyRunningError as error:
         # Report views read live data, so a rebuild that is already running serves this update too.
         reports = {"skipped": str(error)}
-    if progress:
-        progress(total, total, "done")
     return {
         "project_id": project_id,
         "trackers": len(tracker_ids),

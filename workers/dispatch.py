@@ -6,14 +6,14 @@ from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
-from celery import Celery, Task
+from celery import Celery, Task, states
 from celery.exceptions import TimeoutError as CeleryTimeoutError
 from celery.result import AsyncResult
 from django.db import transaction
-from kombu.utils.uuid import uuid
 
+from siisurit.ids import new_id
 from siisurit.jobs import JobOutcome, JobQueueError, JobRequest, Progress, job_get
-from workers.task_base import PROGRESS_STATE
+from workers.task_base import PROGRESS_STATE, retry_text
 
 # Seconds to wait for workers to say which queues they consume; every live worker answers within milliseconds.
 CONSUMER_CHECK_TIMEOUT_SECONDS = 1.0
@@ -56,9 +56,13 @@ class CeleryJobHandle:
         result = AsyncResult(self.job_id, app=self.app)
 
         def on_message(meta: dict[str, Any]) -> None:
-            if progress and meta.get("status") == PROGRESS_STATE and isinstance(meta.get("result"), dict):
+            if not progress:
+                return
+            if meta.get("status") == PROGRESS_STATE and isinstance(meta.get("result"), dict):
                 info = meta["result"]
                 progress(info.get("current", 0), info.get("total"), info.get("what", ""))
+            elif meta.get("status") == states.RETRY and isinstance(meta.get("retry"), dict):
+                progress(0, None, retry_text(meta["retry"]))
 
         connection_errors = tuple(self.app.backend.connection_errors)
         try:
@@ -109,6 +113,6 @@ class CeleryJobRunner:
 
     def start(self, request: JobRequest, *, progress: Progress | None = None) -> CeleryJobHandle:
         task = job_task(self.app, request.job_name)
-        job_id = uuid()
+        job_id = str(new_id())  # a UUIDv7: it tells when the job was enqueued
         transaction.on_commit(partial(task.apply_async, kwargs=request.kwargs, task_id=job_id))
         return CeleryJobHandle(self.app, job_id)

@@ -16,6 +16,7 @@ from __future__ import annotations
 from functools import cached_property
 from typing import Any
 
+from celery import states
 from celery.backends.redis import RedisBackend
 from celery.exceptions import BackendStoreError
 from kombu.utils.encoding import bytes_to_str
@@ -53,6 +54,8 @@ class OneTripRedisBackend(RedisBackend):
         self, task_id: Any, result: Any, state: str, traceback: Any = None, request: Any = None, **kwargs: Any
     ) -> Any:
         meta = self._get_result_meta(result=result, state=state, traceback=traceback, request=request)
+        if state == states.RETRY and getattr(request, "retry_info", None):
+            meta["retry"] = request.retry_info  # attempt, attempts, next_at, error (workers/task_base.py)
         meta["task_id"] = bytes_to_str(task_id)
         value = self.encode(meta)
         if isinstance(value, str) and len(value) > self._MAX_STR_VALUE_SIZE:

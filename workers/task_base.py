@@ -10,13 +10,17 @@ from typing import Any
 from celery import Task
 from django.conf import settings
 
+from siisurit.ids import new_id
 from siisurit.jobs import Progress, Summary, job_execute
+from siisurit.jobs.subject import job_kwargs_repr
 from workers.deliveries import check_deliveries, delivery_count
 from workers.retry import is_retryable, retry_countdown
 
 logger = logging.getLogger(__name__)
 
 PROGRESS_STATE = "PROGRESS"
+#: A custom task event: Flower shows its `result` (the progress text) and its state (PROGRESS) on the task's row.
+PROGRESS_EVENT = "task-progress"
 # Progress goes to Redis at most this often (the last step always), so a fast loop does not flood the backend.
 PROGRESS_INTERVAL_SECONDS = 0.25
 
@@ -36,6 +40,12 @@ class JobTask(Task):
     # Results are small summaries; a job's arguments are ids only, so they may show in Flower and results.
     ignore_result = False
     typing = True
+
+    def apply_async(self, args: Any = None, kwargs: Any = None, task_id: str | None = None, **options: Any) -> Any:
+        """Send the job with a UUIDv7 id (it tells when the job was enqueued) and its subject by codes for Flower."""
+        if kwargs is not None and "kwargsrepr" not in options:
+            options["kwargsrepr"] = job_kwargs_repr(kwargs)
+        return super().apply_async(args, kwargs, task_id=task_id or str(new_id()), **options)
 
     def run_job(self, **kwargs: Any) -> Summary:
         retries = self.request.retries
@@ -65,6 +75,17 @@ class JobTask(Task):
                 self.max_retries,
                 countdown,
             )
+            retry = {
+                "attempt": retries + 2,
+                "attempts": self.max_retries + 1,
+                "next_at": round(time.time() + countdown, 3),
+                "error": f"{type(error).__name__}: {error}",
+            }
+            # The result backend stores it with the RETRY state (workers/result_backend.py): `manage.py jobs` and
+            # waiting commands show it; Flower shows it as the task's result until the next attempt reports.
+            self.request.retry_info = retry
+            if not self.request.is_eager:
+                self.send_progress_event(self.request.id, self.request.hostname, retry_text(retry))
             raise self.retry(exc=error, countdown=countdown) from error
         return {**summary, "retries": retries}
 
@@ -76,6 +97,8 @@ class JobTask(Task):
         # Services call progress from their own threads too, where `self.request` (thread-local) has no id.
         task_id = self.request.id
 
+        hostname = None if self.request.is_eager else self.request.hostname
+
         def publish(current: int, total: int | None, what: str) -> None:
             nonlocal last_sent
             now = time.monotonic()
@@ -85,5 +108,25 @@ class JobTask(Task):
                 last_sent = now
                 meta = {"current": current, "total": total, "what": what, "retries": retries}
                 self.update_state(task_id=task_id, state=PROGRESS_STATE, meta=meta)
+                self.send_progress_event(task_id, hostname, progress_text(current, total, what))
 
         return publish
+
+    def send_progress_event(self, task_id: str, hostname: str | None, text: str) -> None:
+        """Tell Flower (task events) how far the job is; eager runs (no `hostname`) and workers without task events
+        send nothing."""
+        if hostname is None or not self.app.conf.worker_send_task_events:
+            return
+        with self.app.events.default_dispatcher(hostname=hostname) as dispatcher:
+            dispatcher.send(PROGRESS_EVENT, uuid=task_id, result=text)
+
+
+def progress_text(current: int, total: int | None, what: str) -> str:
+    """`3100/6813 mobile-clockodo: page 63`, or `3100 …` while the total is unknown."""
+    return f"{current}{f'/{total}' if total is not None else ''} {what}".strip()
+
+
+def retry_text(retry: dict[str, Any], *, now: float | None = None) -> str:
+    """`retrying (attempt 2 of 6, next in 40 s): <error>` for the retry info a retrying job stores."""
+    seconds = max(0.0, retry["next_at"] - (time.time() if now is None else now))
+    return f"retrying (attempt {retry['attempt']} of {retry['attempts']}, next in {seconds:.0f} s): {retry['error']}"

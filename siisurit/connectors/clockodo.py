@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from functools import cached_property
 from typing import Any
@@ -76,14 +77,18 @@ class ClockodoConnector(Connector):
         yield from self.record_pages(self._entry_pages(start, until), to_record)
 
     def _entry_pages(self, start: datetime, until: datetime) -> Iterator[Page]:
+        """The entries' pages, window by window. A window's `count_items` is not the download's total: with more
+        than one window, the total stays unknown (progress shows counts without a wrong total)."""
         url = f"{self.api_base()}/v2/entries"
-        for window_start, window_end in time_windows(start, until, months=self.window_months):
+        windows = list(time_windows(start, until, months=self.window_months))
+        for window_start, window_end in windows:
             params = {
                 "time_since": clockodo_time(window_start),
                 "time_until": clockodo_time(window_end),
                 "filter[projects_id]": self.location.project_id,
             }
-            yield from paging_pages(self.client, url, params, items_key="entries")
+            for page in paging_pages(self.client, url, params, items_key="entries"):
+                yield page if len(windows) == 1 else replace(page, total=None)
 
     def _listing(self, path: str) -> list[dict[str, Any]]:
         """All items of a master data list; [] when the API user may not read it (names then fall back to ids)."""

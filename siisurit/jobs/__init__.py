@@ -22,6 +22,7 @@ from django.conf import settings
 from django.utils.module_loading import import_string
 
 from siisurit.jobs.lock import job_lock
+from siisurit.jobs.summary import summary_compact
 from siisurit.logging_context import current_job_id, job_log_context
 
 #: `progress(current, total, what)`: how a service tells how far it got (total None while unknown).
@@ -127,7 +128,7 @@ def job_execute(name: str, kwargs: dict[str, Any], *, job_id: str, progress: Pro
     with job_context(job.lock_name(kwargs), job_id=job_id, project=job_project_label(kwargs)):
         started = time.monotonic()
         summary = job.service(**call_kwargs) or {}
-    return {"job": name, **summary, "duration_seconds": round(time.monotonic() - started, 3)}
+    return summary_compact({"job": name, **summary, "duration_seconds": round(time.monotonic() - started, 3)})
 
 
 def job_project_label(kwargs: dict[str, Any]) -> str | None:

@@ -2,7 +2,8 @@
 
 A subclass defines `help`, `add_job_arguments(parser)` and `job_requests(**options) -> list[JobRequest]`. The base
 adds `--no-wait`, `--sync`, `--timeout` and `--no-progress-bar`; it starts the jobs, by default waits for them with
-a progress bar fed by the jobs' progress, prints each summary, and fails (exit code 1) if any job failed.
+a progress bar fed by the jobs' progress, prints each summary, and fails (exit code 1) if any job failed, or exits
+with code 3 (`EXIT_STILL_RUNNING`) if the wait ended at `--timeout` while a job goes on.
 With `SII_USE_ASYNC_QUEUE=false` every job runs in this process, as with `--sync`.
 """
 
@@ -10,6 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from argparse import ArgumentParser, ArgumentTypeError
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -18,8 +20,12 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
+from siisurit.ids import uuid7_seconds
 from siisurit.jobs import JobHandle, JobOutcome, JobQueueError, JobRequest, JobRunner, job_get, job_runner
 from siisurit.management.job_summary import summary_lines
+
+#: Exit code of a job command whose `--timeout` ended the wait while a job still runs (1 means a job failed).
+EXIT_STILL_RUNNING = 3
 
 # Loggers of in-process jobs (--sync or SII_USE_ASYNC_QUEUE=false): at verbosity 0 only their warnings and errors show.
 _JOB_LOGGERS = ("siisurit", "workers", "tasks")
@@ -65,7 +71,8 @@ class JobCommand(BaseCommand):
             type=positive_seconds,
             default=None,
             metavar="SECONDS",
-            help="stop waiting after SECONDS (the job goes on; default: wait until it ends)",
+            help=f"stop waiting after SECONDS; the job goes on and the command exits with code {EXIT_STILL_RUNNING} "
+            "(default: wait until it ends)",
         )
         group.add_argument(
             "--no-progress-bar",
@@ -99,10 +106,17 @@ class JobCommand(BaseCommand):
             outcomes = [self._wait_and_report(request, handle, options) for request, handle in started]
         else:
             outcomes = [self._run_and_report(runner, request, options) for request in requests]
-        failures = [outcome for outcome in outcomes if not outcome.ok]
+        failures = [outcome for outcome in outcomes if not outcome.ok and outcome.state != "TIMEOUT"]
+        still_running = [outcome for outcome in outcomes if outcome.state == "TIMEOUT"]
         if failures:
             plural = "s" if len(failures) > 1 else ""
             raise CommandError(f"{len(failures)} of {len(requests)} job{plural} failed")
+        if still_running:
+            raise CommandError(
+                f"{len(still_running)} of {len(requests)} job{'s' if len(still_running) > 1 else ''} still running "
+                f"after --timeout {options['timeout']:g} s; it goes on: see `manage.py jobs`",
+                returncode=EXIT_STILL_RUNNING,
+            )
 
     def _check_consumers(self, runner: JobRunner, requests: list[JobRequest], *, wait: bool) -> None:
         queues = {job_get(request.job_name).queue for request in requests}
@@ -140,14 +154,22 @@ class JobCommand(BaseCommand):
                 summary = json.dumps(outcome.summary, sort_keys=True, default=str)
                 self.stdout.write(f"{request.title}: done (job {outcome.job_id}) {summary}")
             elif self.verbosity == 1:
-                duration = (outcome.summary or {}).get("duration_seconds")
-                took = f" in {duration:.1f} s" if isinstance(duration, int | float) else ""
-                self.stdout.write(f"{request.title}: done{took} (job {outcome.job_id})")
+                self.stdout.write(f"{request.title}: done{job_took(outcome)} (job {outcome.job_id})")
                 for line in summary_lines(outcome.summary or {}):
                     self.stdout.write(line)
         else:
             kind = f"{outcome.error_type}: " if outcome.error_type else ""
             self.stderr.write(f"{request.title}: {outcome.state.lower()} (job {outcome.job_id}) {kind}{outcome.error}")
+
+
+def job_took(outcome: JobOutcome) -> str:
+    """` in 41.2 s after 3 attempts`: the time since the job was enqueued (its id tells when), not only the last
+    attempt's, and the attempts when there was more than one."""
+    enqueued = uuid7_seconds(outcome.job_id)
+    seconds = time.time() - enqueued if enqueued else (outcome.summary or {}).get("duration_seconds")
+    attempts = (outcome.summary or {}).get("retries", 0) + 1
+    took = f" in {seconds:.1f} s" if isinstance(seconds, int | float) else ""
+    return took + (f" after {attempts} attempts" if attempts > 1 else "")
 
 
 @contextmanager
@@ -164,12 +186,24 @@ def _quiet_job_logging(*, quiet: bool) -> Iterator[None]:
             logger.setLevel(level)
 
 
+_BAR_WITH_TOTAL = "{desc}: {percentage:3.0f}%|{bar}| {n_fmt}/{total_fmt} [{elapsed}] {postfix}"
+_BAR_WITHOUT_TOTAL = "{desc}: {n_fmt} [{elapsed}] {postfix}"
+
+
 class _ProgressBar:
     """A tqdm bar fed by `progress(current, total, what)`; hidden when not on a terminal or disabled."""
 
     def __init__(self, title: str, *, file: Any, disable: bool) -> None:
         # disable=None lets tqdm hide the bar when the output is not a terminal (cron, CI, tests).
-        self.bar = tqdm(desc=title, total=None, file=file, disable=True if disable else None, leave=False, unit="")
+        # No rate and no time left: a job's steps differ too much in cost for either to be right.
+        self.bar = tqdm(
+            desc=title,
+            total=None,
+            file=file,
+            disable=True if disable else None,
+            leave=False,
+            bar_format=_BAR_WITHOUT_TOTAL,
+        )
 
     def __enter__(self) -> tuple[tqdm, Any]:
         return self.bar, self.progress
@@ -178,8 +212,9 @@ class _ProgressBar:
         self.bar.close()
 
     def progress(self, current: int, total: int | None, what: str) -> None:
-        if total is not None and self.bar.total != total:
+        if self.bar.total != total:  # a total only while it is known
             self.bar.total = total
+            self.bar.bar_format = _BAR_WITHOUT_TOTAL if total is None else _BAR_WITH_TOTAL
         self.bar.n = current
         self.bar.set_postfix_str(what, refresh=False)
         self.bar.refresh()

@@ -1,4 +1,4 @@
-"""`manage.py jobs`: workers alive, queue lengths, running and recent jobs."""
+"""`manage.py jobs`: workers alive, queue lengths; retrying and failed jobs first, then running and recent ones."""
 
 from __future__ import annotations
 
@@ -9,6 +9,8 @@ from typing import Any
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from django.utils.module_loading import import_string
+
+from siisurit.jobs.subject import job_subject
 
 # Loaded by dotted path: `siisurit/` never imports Celery.
 QUEUE_STATUS = "workers.status.queue_status"
@@ -25,12 +27,35 @@ def _count(text: str) -> int:
     return number
 
 
+def _duration(seconds: float | None) -> str:
+    """`42 s`, `3 min 5 s`, `2 h 14 min`; empty when unknown."""
+    if seconds is None:
+        return ""
+    seconds = int(seconds)
+    if seconds < 60:
+        return f"{seconds} s"
+    if seconds < 3600:
+        return f"{seconds // 60} min {seconds % 60} s"
+    return f"{seconds // 3600} h {seconds % 3600 // 60} min"
+
+
+COLUMNS = ("STATE", "JOB", "SUBJECT", "ATTEMPTS", "ENQUEUED", "RUNTIME", "DETAIL", "JOB ID")
+
+
 class Command(BaseCommand):
-    help = "Show live workers, queue lengths, running jobs and recent jobs with state, progress, runtime and error."
+    help = (
+        "Show live workers and queue lengths, then jobs: retrying and failed ones first (attempts, next attempt, "
+        "last error), then running ones (progress), then recent ones; each named by its organization, project or "
+        "tracker, with the time since it was enqueued."
+    )
 
     def add_arguments(self, parser: ArgumentParser) -> None:
         parser.add_argument(
-            "--limit", type=_count, default=20, metavar="N", help="show the N most recent jobs (default: 20)"
+            "--limit",
+            type=_count,
+            default=20,
+            metavar="N",
+            help="show at most N retrying or failed and N recent jobs (default: 20)",
         )
         parser.add_argument("--json", action="store_true", help="print JSON instead of tables (default: tables)")
 
@@ -38,11 +63,14 @@ class Command(BaseCommand):
         if not settings.SII_USE_ASYNC_QUEUE:
             raise CommandError("SII_USE_ASYNC_QUEUE is false: jobs run in the calling process, there is no queue")
         status = import_string(QUEUE_STATUS)(limit=options["limit"])
+        for job in (*status["attention"], *status["running"], *status["recent"]):
+            job["subject"] = job_subject(job.get("kwargs") or {})[1]
         if options["json"]:
             self.stdout.write(json.dumps(status, indent=2, default=str))
             return
         self._write_workers(status["workers"])
         self._write_queues(status["queues"])
+        self._write_jobs("Retrying or failed jobs", status["attention"])
         self._write_jobs("Running jobs", status["running"])
         self._write_jobs(f"Recent jobs (last {options['limit']})", status["recent"])
 
@@ -64,13 +92,24 @@ class Command(BaseCommand):
         self.stdout.write(self.style.MIGRATE_HEADING(title))
         if not jobs:
             self.stdout.write("  none")
-        for job in jobs:
-            arguments = ", ".join(f"{key}={value}" for key, value in (job.get("kwargs") or {}).items())
-            runtime = f"{job['runtime_seconds']:.1f} s" if job.get("runtime_seconds") is not None else ""
-            line = f"  {job['job_id']}  {job.get('state', ''):<9} {job.get('name') or '?'}({arguments}) {runtime}"
-            if job.get("progress"):
-                progress = job["progress"]
-                line += f" [{progress.get('current')}/{progress.get('total') or '?'} {progress.get('what', '')}]"
-            if job.get("error"):
-                line += f" error: {job['error']}"
+            return
+        rows = [COLUMNS] + [
+            (
+                "RETRYING" if job.get("state") == "RETRY" else str(job.get("state", "")),
+                str(job.get("job") or job.get("name") or "?"),
+                job.get("subject") or "-",
+                str(job.get("attempts") or 1),
+                f"{_duration(job.get('since_enqueued_seconds'))} ago" if job.get("since_enqueued_seconds") else "",
+                _duration(job.get("runtime_seconds")),
+                job.get("detail") or "",
+                str(job.get("job_id") or ""),
+            )
+            for job in jobs
+        ]
+        # Every column as wide as its widest cell, except DETAIL (free text) which goes last but one.
+        widths = [max(len(row[index]) for row in rows) for index in range(len(COLUMNS))]
+        for row in rows:
+            cells = [cell.ljust(widths[index]) for index, cell in enumerate(row)]
+            detail = cells.pop(COLUMNS.index("DETAIL")).rstrip()
+            line = "  " + "  ".join(cells) + (f"  {detail}" if detail else "")
             self.stdout.write(line.rstrip())

@@ -1,0 +1,33 @@
+"""What a job is about, by codes and names: for Flower, `manage.py jobs` and the waiting commands."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+logger = logging.getLogger(__name__)
+
+
+def job_subject(kwargs: dict[str, Any]) -> tuple[str, str]:
+    """(`tracker`, `org/project/tracker`), (`project`, `org/project`) or (`organization`, `org[/project]`) for
+    a job's arguments; ("", "") for jobs about everything. An id that no longer exists is shown as the id."""
+    from siisurit.models import Project, Tracker
+
+    if tracker_id := kwargs.get("tracker_id"):
+        tracker = Tracker.objects.filter(id=tracker_id).select_related("project__organization").first()
+        return "tracker", str(tracker or tracker_id)
+    if project_id := kwargs.get("project_id"):
+        project = Project.objects.filter(id=project_id).select_related("organization").first()
+        return "project", str(project or project_id)
+    codes = [kwargs[key] for key in ("organization_code", "project_code") if kwargs.get(key)]
+    return ("organization", "/".join(codes)) if codes else ("", "")
+
+
+def job_kwargs_repr(kwargs: dict[str, Any]) -> str:
+    """The arguments as Flower shows them: the subject by codes first, then the ids (never a secret: jobs get ids)."""
+    try:
+        key, label = job_subject(kwargs)
+    except Exception:  # the database may be away: the job is sent all the same, with its ids
+        logger.warning("could not name the subject of a job with %s", kwargs, exc_info=True)
+        key, label = "", ""
+    return repr({key: label, **kwargs} if key else kwargs)
