@@ -82,7 +82,7 @@ class JobCommand(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         self.verbosity = options["verbosity"]
-        with _quiet_job_logging(quiet=self.verbosity == 0):
+        with quiet_job_logging(quiet=self.verbosity == 0):
             self._handle_jobs(options)
 
     def _handle_jobs(self, options: dict[str, Any]) -> None:
@@ -173,8 +173,8 @@ def job_took(outcome: JobOutcome) -> str:
 
 
 @contextmanager
-def _quiet_job_logging(*, quiet: bool) -> Iterator[None]:
-    """With `quiet`, raise the job loggers to WARNING for the duration (verbosity 0 shows only problems)."""
+def quiet_job_logging(*, quiet: bool) -> Iterator[None]:
+    """With `quiet`, raise Siisurit's loggers to WARNING for the duration (verbosity 0 shows only problems)."""
     loggers = [logging.getLogger(name) for name in _JOB_LOGGERS] if quiet else []
     levels = [logger.level for logger in loggers]
     for logger in loggers:

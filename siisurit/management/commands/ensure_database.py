@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-import psycopg
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
-from psycopg import sql
+
+from siisurit.database_admin import DatabaseAdminError, database_create
 
 
 class Command(BaseCommand):
@@ -19,25 +19,11 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         database = settings.DATABASES["default"]
-        name = database["NAME"]
         try:
-            with psycopg.connect(
-                dbname="postgres",
-                host=database["HOST"],
-                port=database["PORT"] or None,
-                user=database["USER"],
-                password=database["PASSWORD"] or None,
-                autocommit=True,
-                connect_timeout=10,
-            ) as connection:
-                exists = connection.execute("select 1 from pg_database where datname = %s", [name]).fetchone()
-                if exists:
-                    if options["verbosity"] >= 2:
-                        self.stdout.write(f"Database {name} exists.")
-                    return
-                connection.execute(sql.SQL("create database {}").format(sql.Identifier(name)))
-        except psycopg.Error as error:
-            host = database["HOST"]
-            raise CommandError(f"cannot create database {name} on {host}: {str(error).strip()}") from error
-        if options["verbosity"] >= 1:
-            self.stdout.write(self.style.SUCCESS(f"Created database {name}."))
+            created = database_create(database=database)
+        except DatabaseAdminError as error:
+            raise CommandError(str(error)) from error
+        if created and options["verbosity"] >= 1:
+            self.stdout.write(self.style.SUCCESS(f"Created database {database['NAME']}."))
+        elif not created and options["verbosity"] >= 2:
+            self.stdout.write(f"Database {database['NAME']} exists.")
