@@ -7,6 +7,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from siisurit.errors import SiisuritError
+from siisurit.management.confirmation import add_no_input_argument, typed_yes
 from siisurit.reports.service import existing_report_views, reports_clear
 
 
@@ -20,13 +21,7 @@ class Command(BaseCommand):
         parser.add_argument(
             "--dry-run", action="store_true", help="only list the views that would be dropped (default: off)"
         )
-        parser.add_argument(
-            "--no-input",
-            "--noinput",
-            action="store_false",
-            dest="interactive",
-            help="drop without asking for confirmation (default: ask)",
-        )
+        add_no_input_argument(parser, help_text="drop without asking for confirmation (default: ask)")
 
     def handle(self, *args: Any, **options: Any) -> None:
         if options["dry_run"]:
@@ -51,8 +46,4 @@ class Command(BaseCommand):
         if not views:
             return True
         listed = ", ".join(f"report.{name}" for name in views)
-        try:
-            answer = input(f"Drop {listed}? Type 'yes' to continue: ")
-        except EOFError:
-            return False
-        return answer.strip().lower() == "yes"
+        return typed_yes(f"Drop {listed}? Type 'yes' to continue: ")

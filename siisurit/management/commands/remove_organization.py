@@ -6,6 +6,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from siisurit.management.confirmation import add_no_input_argument, typed_yes
 from siisurit.organization_config import organization_removal_counts, organization_remove
 from siisurit.selectors import UnknownOrganizationError
 
@@ -18,13 +19,7 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("code", help="code of the organization to remove")
-        parser.add_argument(
-            "--no-input",
-            "--noinput",
-            action="store_false",
-            dest="interactive",
-            help="do not ask for confirmation (default: ask to type 'yes')",
-        )
+        add_no_input_argument(parser, help_text="do not ask for confirmation (default: ask to type 'yes')")
         parser.add_argument("--dry-run", action="store_true", help="only show what would be removed (default: off)")
 
     def handle(self, *args: Any, **options: Any) -> None:
@@ -40,13 +35,8 @@ class Command(BaseCommand):
                 self.stdout.write(f"  {count:>8} {kind}")
         if options["dry_run"]:
             return
-        if options["interactive"]:
-            try:
-                answer = input("Type 'yes' to continue, or anything else to cancel: ")
-            except EOFError:  # no terminal to answer from (cron, pipe): as good as "no"
-                answer = ""
-            if answer.strip() != "yes":
-                raise CommandError("Removal cancelled; nothing was removed.")
+        if options["interactive"] and not typed_yes("Type 'yes' to continue, or anything else to cancel: "):
+            raise CommandError("Removal cancelled; nothing was removed.")
         try:
             removed = organization_remove(code=code)
         except UnknownOrganizationError as error:

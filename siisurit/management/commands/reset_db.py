@@ -11,6 +11,7 @@ from django.db import connections
 
 from siisurit.database_admin import DatabaseAdminError, database_recreate
 from siisurit.management.base import quiet_job_logging
+from siisurit.management.confirmation import add_no_input_argument, typed_yes
 from siisurit.reports.report_user import report_user_make
 from siisurit.reports.role_names import ReportUserError
 from siisurit.reports.service import existing_report_views
@@ -25,13 +26,7 @@ class Command(BaseCommand):
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument(
-            "--no-input",
-            "--noinput",
-            action="store_false",
-            dest="interactive",
-            help="do not ask for confirmation (default: ask to type 'yes')",
-        )
+        add_no_input_argument(parser, help_text="do not ask for confirmation (default: ask to type 'yes')")
         parser.add_argument(
             "--force",
             action="store_true",
@@ -81,11 +76,7 @@ class Command(BaseCommand):
 
     def _confirmed(self, target: str) -> bool:
         self.stdout.write(f"This drops {target} with all its data and creates it again.")
-        try:
-            answer = input("Type 'yes' to continue, or anything else to cancel: ")
-        except EOFError:  # no terminal to answer from (cron, pipe): as good as "no"
-            answer = ""
-        return answer.strip() == "yes"
+        return typed_yes("Type 'yes' to continue, or anything else to cancel: ")
 
     def _restore_report_role(self) -> None:
         """The role outlives the database, its rights in it do not: grant them again if the role is configured."""
