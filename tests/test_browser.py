@@ -14,14 +14,16 @@ import tempfile
 import time
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 import requests
 
+from sandbox import SandboxTrackers
 from siisurit.jobs import JobRequest, job_runner
 from siisurit.models import User
-from tests.factories import make_organization
+from tests.factories import make_organization, make_project, make_tracker
 from tests.processes import child_environment, free_port
 from tests.worker import SubprocessWorker, clean_queues  # noqa: F401
 
@@ -35,6 +37,27 @@ CHROMIUM_ARGS = [
 ]  # fmt: skip
 FLOWER_USER, FLOWER_PASSWORD = "flower-tester", "flower-test-password"
 START_TIMEOUT_SECONDS = 60.0
+#: Where a failing browser test leaves screenshots of its pages (ignored by git, like all of .siisurit/).
+SCREENSHOT_DIR = _REPO / ".siisurit" / "test" / "screenshots"
+
+
+@contextmanager
+def screenshots_on_failure(name: str, *pages: object) -> Iterator[None]:
+    """On a failure inside, save a full-page screenshot of each page and name the files in the failure."""
+    try:
+        yield
+    except BaseException as error:
+        SCREENSHOT_DIR.mkdir(parents=True, exist_ok=True)
+        paths = []
+        for index, page in enumerate(pages):
+            path = SCREENSHOT_DIR / f"{name}-{index}.png"
+            try:
+                page.screenshot(path=str(path), full_page=True)
+                paths.append(str(path))
+            except Exception as screenshot_error:  # a closed page: the original failure matters more
+                paths.append(f"(no screenshot: {screenshot_error})")
+        error.add_note(f"screenshots: {', '.join(paths)}")
+        raise
 
 
 @pytest.fixture(scope="module")
@@ -187,3 +210,56 @@ def test_admin_login_shows_an_organization_made_by_the_test(browser, live_server
         assert page.get_by_text("browser-org").count() >= 1
     finally:
         context.close()
+
+
+def admin_login(page: object, url: str) -> None:
+    password = f"pw-{uuid.uuid4().hex}"
+    username = f"operator-{uuid.uuid4().hex[:8]}"
+    User.objects.create_superuser(username=username, email=f"{username}@example.com", password=password)
+    page.goto(f"{url}/admin/login/")
+    page.fill("#id_username", username)
+    page.fill("#id_password", password)
+    page.click("input[type=submit]")
+    page.get_by_text("Site administration").first.wait_for(timeout=15_000)
+
+
+@pytest.mark.filterwarnings("ignore:No directory at:UserWarning")  # whitenoise: static files are not collected here
+def test_an_update_through_the_queue_shows_its_project_in_flower_and_its_failing_tracker_in_the_admin(
+    browser, flower, live_server
+):
+    with SandboxTrackers(seed=5, task_count={"github": 20}, entry_count={"kimai": 0, "clockodo": 0}) as sandbox:
+        project = make_project(make_organization("browser-acme"), "webshop")
+        github = {"api_kind": "github", "api_location": sandbox.api_location("github")}
+        make_tracker(project, "webshop-github", api_token=sandbox.token("github"), **github)
+        make_tracker(project, "webshop-github-old-token", api_token="revoked-token-of-the-test", **github)
+        with SubprocessWorker():
+            await_task_in_flower(flower)
+            outcome = (
+                job_runner().start(JobRequest("update_project", {"project_id": str(project.id)})).wait(timeout=120)
+            )
+    assert outcome.state == "FAILURE" and "webshop-github-old-token" in outcome.error, outcome
+
+    flower_context = browser.new_context(http_credentials={"username": FLOWER_USER, "password": FLOWER_PASSWORD})
+    admin_context = browser.new_context()
+    try:
+        flower_page, admin_page = flower_context.new_page(), admin_context.new_page()
+        with screenshots_on_failure("update-in-flower-and-admin", flower_page, admin_page):
+            flower_page.goto(f"{flower.url}/tasks")
+            row = flower_page.locator("tr", has_text=outcome.job_id).first
+            row.wait_for(timeout=15_000)
+            assert "browser-acme/webshop" in row.inner_text()
+            assert "FAILURE" in row.inner_text()
+
+            admin_login(admin_page, live_server.url)
+            admin_page.goto(f"{live_server.url}/admin/siisurit/tracker/")
+            failing = admin_page.locator("tr", has_text="webshop-github-old-token").first
+            failing.locator(".last-download-failed").wait_for(timeout=15_000)
+            assert "HTTP 401" in failing.inner_text()
+            healthy = admin_page.locator("tr", has=admin_page.locator("th a", has_text="webshop-github")).filter(
+                has_not_text="old-token"
+            )
+            assert healthy.locator(".last-download-failed").count() == 0
+            assert "succeeded" in healthy.first.inner_text()
+    finally:
+        flower_context.close()
+        admin_context.close()

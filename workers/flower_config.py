@@ -20,5 +20,8 @@ db = str(settings.SII_DATA_DIR / "flower" / "flower.db")
 state_save_interval = 60_000
 max_tasks = 10_000
 purge_offline_workers = 24 * 3600
+# The task list shows what each job is about (kwargs: the organization/project or tracker by codes, then the ids),
+# how far it is or how it ended (result: progress, retry or summary) and its attempts (retries), before the rest.
+tasks_columns = "name,kwargs,state,result,retries,received,runtime,worker,uuid"
 # Task arguments are ids only (tracker/project UUIDs, flags), never tokens: safe to show in full.
 (settings.SII_DATA_DIR / "flower").mkdir(parents=True, exist_ok=True)
