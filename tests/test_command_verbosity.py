@@ -8,8 +8,10 @@ import pytest
 from django.core.management import call_command
 from django.test import override_settings
 
+from siisurit.models import WorkEntry
 from tests.factories import make_organization, make_project, make_user
 from tests.organization_files import BASE_YAML, token_environment, write_file  # noqa: F401
+from tests.test_demo import free_base_port, restored_environ  # noqa: F401
 
 _SILENT_RUNS = {
     "make_users": lambda tmp_path: ["make_users", str(write_file(tmp_path, "username\ncarol\n", "users.csv"))],
@@ -54,3 +56,19 @@ def test_make_report_user_is_silent_at_verbosity_0(dry_run):
         call_command("make_report_user", *(["--dry-run"] if dry_run else []), verbosity=0, stdout=stdout, stderr=stderr)
 
     assert (stdout.getvalue(), stderr.getvalue()) == ("", "")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_demo_is_silent_at_verbosity_0(restored_environ):  # noqa: F811
+    with override_settings(
+        SII_JOB_RUNNER="siisurit.jobs.InProcessJobRunner",
+        PASSWORD_HASHERS=["django.contrib.auth.hashers.MD5PasswordHasher"],
+    ):
+        stdout, stderr = io.StringIO(), io.StringIO()
+        call_command(
+            "demo", f"--sandbox-port={free_base_port()}", "--tasks=5", "--entries=20", "--no-progress-bar",
+            verbosity=0, stdout=stdout, stderr=stderr,
+        )  # fmt: skip
+
+    assert (stdout.getvalue(), stderr.getvalue()) == ("", "")
+    assert WorkEntry.objects.count() > 0, "the demo ran"
