@@ -3,6 +3,11 @@
 from __future__ import annotations
 
 import io
+import signal
+import socket
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 from django.core.management import call_command
@@ -11,8 +16,10 @@ from django.test import override_settings
 from siisurit.models import WorkEntry
 from tests.factories import make_organization, make_project, make_user
 from tests.organization_files import BASE_YAML, token_environment, write_file  # noqa: F401
+from tests.processes import child_environment, free_port, wait_for
 from tests.test_demo import free_base_port, restored_environ  # noqa: F401
 
+_REPO = Path(__file__).resolve().parent.parent
 _SILENT_RUNS = {
     "make_users": lambda tmp_path: ["make_users", str(write_file(tmp_path, "username\ncarol\n", "users.csv"))],
     "make_users --dry-run": lambda tmp_path: [
@@ -72,3 +79,24 @@ def test_demo_is_silent_at_verbosity_0(restored_environ):  # noqa: F811
 
     assert (stdout.getvalue(), stderr.getvalue()) == ("", "")
     assert WorkEntry.objects.count() > 0, "the demo ran"
+
+
+def test_run_sandbox_is_silent_at_verbosity_0():
+    ports = [free_port() for _ in range(6)]
+    process = subprocess.Popen(
+        [sys.executable, "manage.py", "run_sandbox", "-v0", f"--ports={','.join(map(str, ports))}", "--tasks=2",
+         "--entries=2"],
+        cwd=_REPO, env=child_environment(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        wait_for(lambda: _accepts(ports[-1]), timeout=60, what="the sandbox trackers listen")
+    finally:
+        process.send_signal(signal.SIGTERM)
+        stdout, stderr = process.communicate(timeout=60)
+
+    assert (process.returncode, stdout, stderr) == (0, "", "")
+
+
+def _accepts(port: int) -> bool:
+    with socket.socket() as probe:
+        return probe.connect_ex(("127.0.0.1", port)) == 0
