@@ -56,6 +56,9 @@ def state_of(job_id: str) -> str:
 
 def test_jobs_shows_retrying_and_failed_first_then_a_running_job_once_then_recent_ones(celery_worker_thread):
     project = make_project(make_organization("acme"), "webshop")
+    make_tracker(
+        project, "webshop-jira", last_download_outcome="failed", last_download_error="HTTP 401: check the token"
+    )
     done = counting.apply_async(kwargs={"key": "done"})
     done.get(timeout=30)
     failed = permanent.apply_async(kwargs={"key": "failed"})
@@ -85,7 +88,7 @@ def test_jobs_shows_retrying_and_failed_first_then_a_running_job_once_then_recen
 
     lines = text.splitlines()
     header = next(line for line in lines if line.strip().startswith("STATE"))
-    assert header.split() == ["STATE", "JOB", "SUBJECT", "ATTEMPTS", "ENQUEUED", "RUNTIME", "JOB", "ID", "DETAIL"]
+    assert header.split() == ["STATE", "JOB", "SUBJECT", "ATTEMPTS", "ENQUEUED", "TOOK", "JOB", "ID", "DETAIL"]
 
     def line_of(job_id: str) -> int:
         return next(index for index, line in enumerate(lines) if job_id in line)
@@ -94,6 +97,10 @@ def test_jobs_shows_retrying_and_failed_first_then_a_running_job_once_then_recen
     assert "RETRYING" in lines[line_of(retrying.id)] and "next in" in lines[line_of(retrying.id)]
     assert "acme/webshop" in lines[line_of(running.id)] and "test_locked" in lines[line_of(running.id)]
     assert " ago " in lines[line_of(done.id)]
+    assert status["recent"][0]["took_seconds"] is not None
+    assert status["failing_trackers"][0]["tracker"] == "acme/webshop/webshop-jira"
+    assert line_of("acme/webshop/webshop-jira") < line_of(retrying.id)
+    assert lines[line_of("acme/webshop/webshop-jira")].endswith("HTTP 401: check the token")
 
 
 def test_a_retrying_job_shows_its_attempt_and_error_to_the_waiting_command(celery_worker_thread):

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import time
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from celery import Celery, states
@@ -58,6 +58,16 @@ def _since_enqueued(job_id: str | None, now: float) -> float | None:
     return round(now - enqueued, 1) if enqueued else None
 
 
+def _took(job_id: str | None, date_done: str | None) -> float | None:
+    """Seconds from enqueueing to the end, over all attempts (None when either is unknown)."""
+    enqueued = uuid7_seconds(job_id) if job_id else None
+    if not (enqueued and date_done):
+        return None
+    done = datetime.fromisoformat(date_done)
+    done = done if done.tzinfo else done.replace(tzinfo=UTC)
+    return round(max(0.0, done.timestamp() - enqueued), 1)
+
+
 def _job_from_meta(app: Celery, meta: dict[str, Any]) -> dict[str, Any]:
     state = meta.get("status", "")
     result = meta.get("result")
@@ -89,6 +99,8 @@ def _job_from_meta(app: Celery, meta: dict[str, Any]) -> dict[str, Any]:
     elif state in ATTENTION_STATES and isinstance(result, dict):
         job["error"] = f"{result.get('exc_type', 'Error')}: {_exception_text(result.get('exc_message'))}"
         job["detail"] = job["error"]
+    if state in states.READY_STATES:
+        job["took_seconds"] = _took(meta.get("task_id"), meta.get("date_done"))
     if state == states.RETRY and isinstance(meta.get("retry"), dict):
         job["retry"] = meta["retry"]
         job["attempts"] = meta["retry"]["attempt"]  # the attempt that comes next

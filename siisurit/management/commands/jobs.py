@@ -8,9 +8,11 @@ from typing import Any
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
+from django.utils import timezone
 from django.utils.module_loading import import_string
 
 from siisurit.jobs.subject import job_subject
+from siisurit.models import DownloadOutcome, Tracker
 
 # Loaded by dotted path: `siisurit/` never imports Celery.
 QUEUE_STATUS = "workers.status.queue_status"
@@ -39,7 +41,8 @@ def _duration(seconds: float | None) -> str:
     return f"{seconds // 3600} h {seconds % 3600 // 60} min"
 
 
-COLUMNS = ("STATE", "JOB", "SUBJECT", "ATTEMPTS", "ENQUEUED", "RUNTIME", "DETAIL", "JOB ID")
+# TOOK: from enqueueing to the end over all attempts (a running job: its current attempt so far).
+COLUMNS = ("STATE", "JOB", "SUBJECT", "ATTEMPTS", "ENQUEUED", "TOOK", "DETAIL", "JOB ID")
 
 
 class Command(BaseCommand):
@@ -65,14 +68,31 @@ class Command(BaseCommand):
         status = import_string(QUEUE_STATUS)(limit=options["limit"])
         for job in (*status["attention"], *status["running"], *status["recent"]):
             job["subject"] = job_subject(job.get("kwargs") or {})[1]
+        status["failing_trackers"] = [
+            {"tracker": str(tracker), "failed_at": tracker.last_download_at, "error": tracker.last_download_error}
+            for tracker in Tracker.objects.filter(last_download_outcome=DownloadOutcome.FAILED)
+            .select_related("project__organization")
+            .order_by("-last_download_at")
+        ]
         if options["json"]:
             self.stdout.write(json.dumps(status, indent=2, default=str))
             return
+        self._write_failing_trackers(status["failing_trackers"])
         self._write_workers(status["workers"])
         self._write_queues(status["queues"])
         self._write_jobs("Retrying or failed jobs", status["attention"])
         self._write_jobs("Running jobs", status["running"])
         self._write_jobs(f"Recent jobs (last {options['limit']})", status["recent"])
+
+    def _write_failing_trackers(self, trackers: list[dict[str, Any]]) -> None:
+        """Trackers whose last download failed (kept on the tracker), if any: they need attention too."""
+        if not trackers:
+            return
+        self.stdout.write(self.style.MIGRATE_HEADING("Trackers whose last download failed"))
+        now = timezone.now()
+        for tracker in trackers:
+            ago = f"{_duration((now - tracker['failed_at']).total_seconds())} ago" if tracker["failed_at"] else ""
+            self.stdout.write(f"  {tracker['tracker']}  {ago}  {tracker['error']}".rstrip())
 
     def _write_workers(self, workers: dict[str, list[str]]) -> None:
         self.stdout.write(self.style.MIGRATE_HEADING("Workers"))
@@ -100,7 +120,7 @@ class Command(BaseCommand):
                 job.get("subject") or "-",
                 str(job.get("attempts") or 1),
                 f"{_duration(job.get('since_enqueued_seconds'))} ago" if job.get("since_enqueued_seconds") else "",
-                _duration(job.get("runtime_seconds")),
+                _duration(job["took_seconds"] if job.get("took_seconds") is not None else job.get("runtime_seconds")),
                 job.get("detail") or "",
                 str(job.get("job_id") or ""),
             )
