@@ -24,8 +24,8 @@ from sandbox import SandboxTrackers
 from siisurit.jobs import JobRequest, job_runner
 from siisurit.models import User
 from tests.factories import make_organization, make_project, make_tracker
-from tests.processes import child_environment, free_port
-from tests.worker import SubprocessWorker, clean_queues  # noqa: F401
+from tests.processes import child_environment, free_port, wait_for
+from tests.worker import SubprocessWorker, clean_queues, release, wait_until_started  # noqa: F401
 
 pytestmark = [pytest.mark.browser, pytest.mark.worker]
 
@@ -263,3 +263,25 @@ def test_an_update_through_the_queue_shows_its_project_in_flower_and_its_failing
     finally:
         flower_context.close()
         admin_context.close()
+
+
+def test_flower_shows_a_running_jobs_progress(browser, flower):
+    with SubprocessWorker():
+        await_task_in_flower(flower)
+        handle = job_runner().start(JobRequest("test_counting", {"key": "flower-progress", "hold_seconds": 60}))
+        context = browser.new_context(http_credentials={"username": FLOWER_USER, "password": FLOWER_PASSWORD})
+        try:
+            wait_until_started("flower-progress")
+            page = context.new_page()
+            with screenshots_on_failure("progress-in-flower", page):
+
+                def shows_progress() -> bool:  # the page is rendered once: load it until the event has arrived
+                    page.goto(f"{flower.url}/task/{handle.job_id}")
+                    return page.get_by_text("0/2 holding").count() > 0
+
+                wait_for(shows_progress, timeout=15, interval=0.5, what="the job's progress in Flower")
+                assert "PROGRESS" in page.inner_text("body")
+        finally:
+            release("flower-progress")
+            context.close()
+        assert handle.wait(timeout=30).ok
