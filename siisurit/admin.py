@@ -15,6 +15,7 @@ from django.http import HttpRequest
 from django.templatetags.static import static
 from django.utils.html import format_html
 
+from siisurit.connectors.locations import api_base_url_problem, credentials_origin
 from siisurit.models import (
     DownloadOutcome,
     Organization,
@@ -141,11 +142,34 @@ class TrackerAdminForm(forms.ModelForm):
         super().__init__(*args, **kwargs)
         self.initial["api_token"] = ""
 
+    def clean_api_base_url(self) -> str:
+        value = self.cleaned_data.get("api_base_url") or ""
+        problem = api_base_url_problem(value)
+        if problem:
+            raise forms.ValidationError(f"api_base_url {problem}")
+        return value.strip()
+
     def clean_api_token(self) -> Secret:
         entered = self.cleaned_data.get("api_token") or ""
         if entered:
             return Secret(entered)
         return self.instance.api_token if self.instance.pk else Secret("")
+
+    def clean(self) -> dict[str, Any]:
+        """A kept token stays with its host: moving the tracker elsewhere needs the token entered again."""
+        cleaned = super().clean()
+        if not self.instance.pk or self.data.get("api_token") or not self.instance.api_token.reveal():
+            return cleaned
+        stored = Tracker.objects.get(pk=self.instance.pk)
+        old = credentials_origin(stored.api_location, stored.api_base_url)
+        new = credentials_origin(cleaned.get("api_location") or "", cleaned.get("api_base_url") or "")
+        if old != new:
+            self.add_error(
+                "api_token",
+                f"The stored token belongs to {old}; enter the token for {new} again "
+                "(a kept token is only sent to the host it was entered for).",
+            )
+        return cleaned
 
 
 @admin.register(Tracker)

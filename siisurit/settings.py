@@ -7,6 +7,7 @@ Every variable is documented in README.md ("Configuration").
 from __future__ import annotations
 
 import sys
+from datetime import timedelta
 from pathlib import Path
 
 from siisurit.environment import ENVIRONMENTS, ConfigurationError, Environment, env_file_path
@@ -142,6 +143,12 @@ DEFAULT_FROM_EMAIL = SERVER_EMAIL = ENV.str("SII_EMAIL_FROM", "siisurit@localhos
 # --- Siisurit --------------------------------------------------------------------------------------------------
 SII_UUID_HOST = ENV.int("SII_UUID_HOST", 0, minimum=0, maximum=32767)
 SII_SENTRY_DSN = ENV.str("SII_SENTRY_DSN")
+# Organization files and users CSVs above this size (or not regular files) are refused before reading.
+SII_INPUT_FILE_LIMIT_IN_MEGABYTES = ENV.int("SII_INPUT_FILE_LIMIT_IN_MEGABYTES", 5, minimum=1, maximum=1024)
+SII_INPUT_FILE_MAX_BYTES = SII_INPUT_FILE_LIMIT_IN_MEGABYTES * 1024 * 1024
+# Bounds of rule patterns: one regular expression search in Python, one matching SQL statement in PostgreSQL.
+SII_PATTERN_TIMEOUT_IN_MILLISECONDS = ENV.int("SII_PATTERN_TIMEOUT_IN_MILLISECONDS", 250, minimum=1)
+SII_MATCH_STATEMENT_TIMEOUT_IN_SECONDS = ENV.int("SII_MATCH_STATEMENT_TIMEOUT_IN_SECONDS", 300, minimum=1)
 
 # --- Django plumbing -------------------------------------------------------------------------------------------
 INSTALLED_APPS = [
@@ -151,6 +158,7 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
+    "axes",
     "siisurit",
 ]
 MIDDLEWARE = [
@@ -163,6 +171,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, as django-axes asks: it turns a locked-out login into its lockout answer.
+    "axes.middleware.AxesMiddleware",
 ]
 ROOT_URLCONF = "siisurit.urls"
 WSGI_APPLICATION = "siisurit.wsgi.application"
@@ -181,6 +191,17 @@ TEMPLATES = [
         },
     }
 ]
+# --- Login lockout (django-axes) ---------------------------------------------------------------------------------
+# After SII_LOGIN_FAILURE_LIMIT wrong passwords for one user from one address, that pair is locked out for
+# SII_LOGIN_LOCKOUT_IN_MINUTES (a right password included); other users and addresses are not affected.
+AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "django.contrib.auth.backends.ModelBackend"]
+AXES_ENABLED = ENV.bool("SII_LOGIN_LOCKOUT", True)
+AXES_FAILURE_LIMIT = ENV.int("SII_LOGIN_FAILURE_LIMIT", 5, minimum=1)
+AXES_COOLOFF_TIME = timedelta(minutes=ENV.int("SII_LOGIN_LOCKOUT_IN_MINUTES", 15, minimum=1))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_VERBOSE = False
+
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},

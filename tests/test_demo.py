@@ -57,7 +57,7 @@ def free_base_port() -> int:
 
 @pytest.fixture
 def restored_environ() -> Iterator[None]:
-    """The demo puts SII_DEMO_* values into os.environ (where the organization import reads them)."""
+    """The demo puts DEMO_* values into os.environ (where the organization import reads them)."""
     saved = dict(os.environ)
     yield
     os.environ.clear()
@@ -121,16 +121,17 @@ def test_demo_locations_agree_with_the_sandbox():
     variables = demo_tracker_variables(host="127.0.0.1", base_port=base_port)
     with SandboxTrackers(ports=demo_sandbox_ports(base_port=base_port), task_count=1, entry_count=1) as sandbox:
         for kind in KINDS:
-            prefix = f"SII_DEMO_{kind.upper()}"
+            prefix = f"DEMO_{kind.upper()}"
             assert variables[f"{prefix}_LOCATION"] == sandbox.api_location(kind)
             assert variables[f"{prefix}_TOKEN"] == sandbox.token(kind)
             assert variables[f"{prefix}_USERNAME"] == sandbox.username(kind)
 
 
-def test_demo_organization_file_uses_only_variables_the_demo_sets():
-    names = set(re.findall(r"\$\{(\w+)\}", DEMO_ORGANIZATION_FILE.read_text(encoding="utf-8")))
-    assert names
-    assert names <= set(demo_tracker_variables())
+def test_demo_organization_file_uses_only_variables_the_demo_sets_with_the_sandbox_as_default():
+    defaults = dict(re.findall(r"\$\{(\w+):-([^}]*)\}", DEMO_ORGANIZATION_FILE.read_text(encoding="utf-8")))
+    assert defaults
+    variables = demo_tracker_variables()
+    assert defaults == {name: variables[name] for name in defaults}
 
 
 @pytest.mark.django_db
@@ -153,13 +154,13 @@ def test_make_demo_organization_dry_run_writes_nothing_and_reruns_change_nothing
     assert counts["trackers"] == 4
     github = Tracker.objects.get(name="webshop-github")
     assert github.api_location == "http://127.0.0.1:18801/acme/webshop"
-    assert github.api_token.reveal() == demo_tracker_variables()["SII_DEMO_GITHUB_TOKEN"]
+    assert github.api_token.reveal() == demo_tracker_variables()["DEMO_GITHUB_TOKEN"]
 
 
 @pytest.mark.django_db
 @fast_password_hashing
 def test_make_demo_organization_keeps_configured_variables_unless_the_sandbox_is_named(restored_environ):
-    os.environ["SII_DEMO_KIMAI_LOCATION"] = "http://127.0.0.1:9/en/admin/project/7/details"
+    os.environ["DEMO_KIMAI_LOCATION"] = "http://127.0.0.1:9/en/admin/project/7/details"
     call_command("make_demo_organization", stdout=io.StringIO())
     assert Tracker.objects.get(name="webshop-kimai").api_location == "http://127.0.0.1:9/en/admin/project/7/details"
 

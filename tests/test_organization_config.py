@@ -277,16 +277,19 @@ def test_variables_come_from_the_environment_and_the_env_file(tmp_path, monkeypa
 
 
 @pytest.mark.usefixtures("users")
-def test_undefined_variable_is_an_error_naming_file_line_and_variable(tmp_path):
+def test_undefined_variable_is_reported_with_every_other_problem_of_the_file(tmp_path):
     text = edited(BASE_YAML, "${TEST_GITHUB_TOKEN}", "${TEST_UNDEFINED_TOKEN}")
+    text = edited(text, "api_kind: kimai", "api_kind: kimia")
 
     error = _problems(tmp_path, text)
 
     path = tmp_path / "organization.yaml"
-    assert str(error) == (
-        f"{path}:{line_of(text, '${TEST_UNDEFINED_TOKEN}')}: undefined variable ${{TEST_UNDEFINED_TOKEN}} "
-        "(set it in the environment or .env)"
-    )
+    assert [str(problem) for problem in error.problems] == [
+        f"{path}:{line_of(text, 'kimia')}: organization.projects[0].trackers[0].api_kind: unknown api_kind 'kimia' "
+        "(expected one of: github, gitlab, jira, youtrack, kimai, clockodo)",
+        f"{path}:{line_of(text, '${TEST_UNDEFINED_TOKEN}')}: organization.projects[0].trackers[1].api_token: "
+        "undefined variable ${TEST_UNDEFINED_TOKEN} (set it in the environment or .env)",
+    ]
     assert not Organization.objects.exists()
 
 
@@ -518,9 +521,9 @@ def test_file_not_found_is_a_clear_error(tmp_path):
 
 def test_demo_organization_file_imports_and_is_idempotent(monkeypatch):
     for name in ("GITHUB", "KIMAI", "YOUTRACK", "CLOCKODO"):
-        monkeypatch.setenv(f"SII_DEMO_{name}_LOCATION", f"http://127.0.0.1:9/{name.lower()}")
-        monkeypatch.setenv(f"SII_DEMO_{name}_TOKEN", f"demo-{name.lower()}-token")
-    monkeypatch.setenv("SII_DEMO_CLOCKODO_USERNAME", "demo@example.com")
+        monkeypatch.setenv(f"DEMO_{name}_LOCATION", f"http://127.0.0.1:9/{name.lower()}")
+        monkeypatch.setenv(f"DEMO_{name}_TOKEN", f"demo-{name.lower()}-token")
+    monkeypatch.setenv("DEMO_CLOCKODO_USERNAME", "demo@example.com")
     monkeypatch.setattr(settings, "ENV", Environment(None))
     for username in ("alice", "bob", "carol", "dave"):
         make_user(username)

@@ -6,12 +6,17 @@ Listens on 127.0.0.1 only: put a reverse proxy with TLS in front to reach it fro
 
 from django.conf import settings
 
+from workers.flower_auth import FlowerCredentialsError, flower_credentials
+
 address = "127.0.0.1"
 port = 5555
 # "user:password" (comma separated for several users); without it Flower refuses to start outside `local`.
 _basic_auth = settings.SII_FLOWER_BASIC_AUTH
 if _basic_auth:
-    basic_auth = [credentials.strip() for credentials in _basic_auth.split(",") if credentials.strip()]
+    try:
+        basic_auth = flower_credentials(_basic_auth, require_strong=not settings.IS_LOCAL)
+    except FlowerCredentialsError as error:
+        raise SystemExit(str(error)) from None
 elif not settings.IS_LOCAL:
     raise SystemExit("SII_FLOWER_BASIC_AUTH must be set (user:password) to run Flower outside the local environment")
 # Keep the task history across restarts; saved every minute (milliseconds) and at shutdown.

@@ -15,6 +15,7 @@ from decimal import Decimal
 from typing import Any, ClassVar, Literal
 
 from siisurit.connectors.http import HttpClient, Response, ensure_allowed_url, redact, retry_after_seconds
+from siisurit.connectors.locations import api_base_url_problem
 from siisurit.connectors.pagination import (
     Page,
     link_pages,
@@ -80,6 +81,15 @@ def hours_from_seconds(seconds: float | int | None) -> Decimal | None:
     return (Decimal(seconds) / Decimal(3600)).quantize(Decimal("0.01"))
 
 
+def _item_identity(item: Any) -> str:
+    """` 'KEY'` of a tracker item with an id, key or number, for messages; empty if it has none."""
+    if isinstance(item, dict):
+        for key in ("key", "idReadable", "id", "iid", "number"):
+            if isinstance(item.get(key), str | int) and not isinstance(item.get(key), bool):
+                return f" {redact(str(item[key]), ())[:40]!r}"
+    return ""
+
+
 class Connector(ABC):
     """Downloads tasks or work entries of one tracker, page by page.
 
@@ -138,11 +148,16 @@ class Connector(ABC):
         if self._client is None:
             headers = self.auth_headers()
             secrets = [self.token, *self.extra_secrets(), *(value.split(" ")[-1] for value in headers.values())]
-            self._client = HttpClient(label=self.label, headers=headers, secrets=secrets, cache=self.cache)
+            self._client = HttpClient(
+                label=self.label, headers=headers, secrets=secrets, cache=self.cache, scope=self.base_override()
+            )
         return self._client
 
     def base_override(self) -> str | None:
-        """`tracker.api_base_url` without trailing slash, if set."""
+        """`tracker.api_base_url` without trailing slash, if set; every request then stays under it."""
+        problem = api_base_url_problem(self.tracker.api_base_url)
+        if problem:
+            raise PermanentError(f"{self.label}: api_base_url {problem}")
         return self.tracker.api_base_url.strip().rstrip("/") or None
 
     def basic_auth_header(self, username: str, password: str) -> dict[str, str]:
@@ -166,7 +181,7 @@ class Connector(ABC):
                     record = to_record(item)
                 except MALFORMED_DATA_ERRORS as error:
                     raise PermanentError(
-                        f"{self.label}: malformed item in {page.response.url.split('?')[0]}: "
+                        f"{self.label}: malformed item{_item_identity(item)} in {page.response.url.split('?')[0]}: "
                         f"{type(error).__name__}: {redact(str(error), [self.token])}"
                     ) from None
                 if record is not None:

@@ -30,6 +30,8 @@ _log = logging.getLogger(__name__)
 CONNECT_TIMEOUT_IN_SECONDS = 10
 READ_TIMEOUT_IN_SECONDS = 60
 MAX_REDIRECTS = 5
+#: Characters of a body that is not the tracker's JSON quoted in an error (a foreign service's page stays out).
+SNIPPET_LENGTH = 60
 USER_AGENT = "Siisurit (https://github.com/roskakori/siisurit)"
 _RATE_LIMIT_MESSAGES = ("api rate limit exceeded", "you have exceeded a secondary rate limit")
 _SECONDARY_RATE_LIMIT_WAIT_IN_SECONDS = 60.0
@@ -83,6 +85,21 @@ def ensure_allowed_url(url: str, label: str) -> None:
     raise PermanentError(f"{label}: API URL must start with https:// (got scheme {parts.scheme or 'none'!r})")
 
 
+def body_snippet(text: str) -> str:
+    """At most SNIPPET_LENGTH printable characters of `text`, whitespace and control characters collapsed."""
+    printable = "".join(character if character.isprintable() else " " for character in text[: SNIPPET_LENGTH * 4])
+    return " ".join(printable.split())[:SNIPPET_LENGTH]
+
+
+def is_within(url: str, scope: str) -> bool:
+    """True if `url` has the origin of `scope` and its path lies under the path of `scope`."""
+    parts, base = urlsplit(url), urlsplit(scope)
+    if (parts.scheme, parts.netloc.lower()) != (base.scheme, base.netloc.lower()):
+        return False
+    base_path = base.path.rstrip("/")
+    return parts.path == base_path or parts.path.startswith(base_path + "/")
+
+
 def url_with_params(url: str, params: Mapping[str, Any] | None) -> str:
     """The URL with `params` appended to its query, in a stable order (also the cache key)."""
     if not params:
@@ -128,8 +145,8 @@ def retry_after_seconds(headers: Mapping[str, str]) -> float | None:
 def _server_message(response: requests.Response) -> str:
     try:
         data = response.json()
-    except ValueError:
-        return " ".join(response.text.split())[:200]
+    except (ValueError, RecursionError):
+        return f"{len(response.content)} bytes starting {body_snippet(response.text)!r}"
     if isinstance(data, dict):
         for key in ("message", "error_description", "errorMessages", "error", "errors"):
             value = data.get(key)
@@ -179,8 +196,11 @@ class HttpClient:
         secrets: Iterable[str] = (),
         cache: DownloadCache | None = None,
         timeout: tuple[float, float] = (CONNECT_TIMEOUT_IN_SECONDS, READ_TIMEOUT_IN_SECONDS),
+        scope: str | None = None,
     ) -> None:
         self.label = label
+        #: When set (the tracker's api_base_url), every request and redirect must stay under this URL.
+        self.scope = scope
         self.cache = cache
         self.timeout = timeout
         self.request_count = 0
@@ -233,6 +253,10 @@ class HttpClient:
         host = urlsplit(url).netloc
         for _ in range(MAX_REDIRECTS + 1):
             ensure_allowed_url(url, self.label)
+            if self.scope and not is_within(url, self.scope):
+                raise PermanentError(
+                    f"{self.label}: refusing {self.redact(urlsplit(url).path)!r}: requests stay under api_base_url"
+                )
             response = self._request_once(method, url, headers=headers, json_body=json_body)
             if not response.is_redirect:
                 self._raise_for_status(response, page)
@@ -291,8 +315,12 @@ class HttpClient:
     def _json(self, response: requests.Response) -> Any:
         try:
             return response.json()
+        except RecursionError:
+            raise PermanentError(
+                f"{self.label}: JSON nested too deeply from {self.redact(urlsplit(response.url).path)}"
+            ) from None
         except ValueError:
-            snippet = self.redact(" ".join(response.text[:80].split()))
+            snippet = self.redact(body_snippet(response.text))
             raise PermanentError(
                 f"{self.label}: HTTP {response.status_code} with malformed JSON from "
                 f"{self.redact(urlsplit(response.url).path)} ({len(response.content)} bytes, starting {snippet!r})"

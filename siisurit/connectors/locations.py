@@ -10,7 +10,7 @@ import re
 from dataclasses import dataclass
 from urllib.parse import parse_qs, urlsplit
 
-from siisurit.connectors.http import redact, without_userinfo
+from siisurit.connectors.http import is_loopback_host, redact, without_userinfo
 from siisurit.errors import PermanentError
 
 _SCP_REMOTE = re.compile(r"^(?:[\w.-]+@)?(?P<host>[\w.-]+):(?P<path>(?!//)[^\s]+)$")
@@ -49,6 +49,49 @@ def parse_location(api_location: str, label: str) -> Location:
         _segments(parts.path),
         parse_qs(parts.query),
     )
+
+
+_DOT_SEGMENTS = {".", "..", "%2e", "%2e%2e", ".%2e", "%2e."}
+
+
+def api_base_url_problem(api_base_url: str) -> str | None:
+    """Why `api_base_url` is no API base (None if it is one or is empty).
+
+    A base is an https URL (plain http only to a loopback host) with a path and nothing else: no query (it would
+    turn the connector's path into a parameter), no fragment, no credentials, no `..` segments.
+    """
+    text = api_base_url.strip()
+    if not text:
+        return None
+    parts = urlsplit(text)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return "must be an https:// URL (plain http:// only to a loopback host)"
+    if parts.scheme == "http" and not is_loopback_host(parts.hostname):
+        return "plain http:// is only allowed for loopback hosts, use https://"
+    if "?" in text or "#" in text:
+        return "must be a base URL without a query (?…) or fragment (#…)"
+    if "@" in parts.netloc:
+        return "must not contain credentials (put the token into api_token)"
+    if any(segment.lower() in _DOT_SEGMENTS for segment in parts.path.split("/")) or any(
+        character.isspace() or not character.isprintable() for character in text
+    ):
+        return "must be a plain base URL (no '.' or '..' segments, spaces or control characters)"
+    return None
+
+
+def credentials_origin(api_location: str, api_base_url: str) -> str:
+    """Where a tracker's token is sent: scheme://host[:port] of `api_base_url` if set, else of `api_location`.
+
+    A token belongs to this origin; text that is no URL stands for itself.
+    """
+    text = api_base_url.strip() or api_location.strip()
+    if api_base_url.strip():
+        parts = urlsplit(text)
+        return f"{parts.scheme}://{without_userinfo(parts.netloc)}".lower() if parts.hostname else text
+    try:
+        return parse_location(text, "").origin.lower()
+    except PermanentError:
+        return text
 
 
 def _segments(path: str) -> tuple[str, ...]:

@@ -16,7 +16,10 @@ def _require(condition: bool, message: str) -> None:
 
 def _check_texts(record: object, names: tuple[str, ...]) -> None:
     for name in names:
-        _require(isinstance(getattr(record, name), str), f"{name} must be text")
+        value = getattr(record, name)
+        _require(isinstance(value, str), f"{name} must be text")
+        # PostgreSQL text cannot hold NUL: refused here, with the item, rather than by the database later.
+        _require("\x00" not in value, f"{name} contains a NUL character")
 
 
 def _check_time(value: object, name: str, *, optional: bool = True) -> None:
@@ -49,8 +52,9 @@ class TaskRecord:
         for name in ("created_at", "updated_at", "closed_at"):
             _check_time(getattr(self, name), name)
         _require(
-            isinstance(self.assignees, list) and all(isinstance(name, str) for name in self.assignees),
-            "assignees must be names",
+            isinstance(self.assignees, list)
+            and all(isinstance(name, str) and "\x00" not in name for name in self.assignees),
+            "assignees must be names without NUL characters",
         )
 
 

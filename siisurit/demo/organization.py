@@ -27,14 +27,14 @@ class DemoOrganizationSummary:
     organization: ChangeSummary
     organization_path: Path
     dry_run: bool
-    #: `SII_DEMO_*` variables as used by the import: name -> (value, where it came from: "sandbox" or "environment")
+    #: `DEMO_*` variables as used by the import: name -> (value, where it came from: "sandbox" or "environment")
     variables: dict[str, tuple[str, str]] = field(default_factory=dict)
 
 
 def demo_variables_apply(
     *, host: str = DEMO_SANDBOX_HOST, base_port: int = DEMO_SANDBOX_BASE_PORT, override: bool = False
 ) -> dict[str, tuple[str, str]]:
-    """Put the sandbox's `SII_DEMO_*` values into `os.environ`, where the organization import resolves `${NAME}`.
+    """Put the sandbox's `DEMO_*` values into `os.environ`, where the organization import resolves `${NAME}`.
 
     Values already set (in the environment or `.env`) are kept unless `override`, so the demo organization can
     point at other trackers. Returns name -> (value, "sandbox" | "environment").

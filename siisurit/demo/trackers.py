@@ -1,4 +1,4 @@
-"""Where the demo's sandbox trackers listen, and the `SII_DEMO_*` variables pointing the demo organization at them.
+"""Where the demo's sandbox trackers listen, and the `DEMO_*` variables pointing the demo organization at them.
 
 The sandbox serves one tracker kind per port, in the order of `sandbox.KINDS`: github, gitlab, jira,
 youtrack, kimai, clockodo on BASE … BASE+5 (default 18801-18806, so they do not collide with common dev servers).
@@ -43,11 +43,11 @@ def demo_base_url(kind: str, *, host: str, base_port: int) -> str:
 
 
 def demo_tracker_variables(*, host: str = DEMO_SANDBOX_HOST, base_port: int = DEMO_SANDBOX_BASE_PORT) -> dict[str, str]:
-    """`SII_DEMO_<KIND>_LOCATION`, `_TOKEN` and `_USERNAME` of every sandbox tracker kind."""
+    """`DEMO_<KIND>_LOCATION`, `_TOKEN` and `_USERNAME` of every sandbox tracker kind."""
     owner = sandbox_users()[0]
     variables = {}
     for kind in KINDS:
-        prefix = f"SII_DEMO_{kind.upper()}"
+        prefix = f"DEMO_{kind.upper()}"
         variables[f"{prefix}_LOCATION"] = demo_base_url(kind, host=host, base_port=base_port) + _LOCATION_PATHS[kind]
         variables[f"{prefix}_TOKEN"] = DEFAULT_TOKENS[kind]
         variables[f"{prefix}_USERNAME"] = owner.email if kind in _USERNAME_IS_EMAIL else owner.username

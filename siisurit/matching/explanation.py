@@ -176,6 +176,8 @@ class WorkEntryExplainer:
                 return f"tracker {row.tracker_name} has no task with URL {value!r}"
             case Reason.INVALID_RULE:
                 return f"the rule never applies: {value}"
+            case Reason.PATTERN_TIMED_OUT:
+                return f"the rule was stopped: {value}"
             case Reason.SOURCE_TRACKER_NOT_LISTED:
                 tracker_name = self._tracker_names.get(tracker_id, tracker_id)
                 return f"work tracker {tracker_name} is not among the rule's source_work_trackers"

@@ -56,6 +56,7 @@ def work_match_rows(*, project_id: str) -> list[WorkMatchRow]:
             target_task_id=str(values["target_task_id"]) if values["target_task_id"] else None,
             text_pattern=values["text_pattern"],
             breadcrumb_trail_pattern=values["breadcrumb_trail_pattern"],
+            source_line=values["source_line"],
         )
         for values in WorkMatch.objects.filter(tracker__project_id=project_id).values(
             "id",
@@ -68,6 +69,7 @@ def work_match_rows(*, project_id: str) -> list[WorkMatchRow]:
             "target_task_id",
             "text_pattern",
             "breadcrumb_trail_pattern",
+            "source_line",
         )
     ]
     return sorted(rows, key=lambda row: row.evaluation_order)

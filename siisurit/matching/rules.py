@@ -7,12 +7,12 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Protocol
+from typing import Any, Protocol
 
+from siisurit.matching.bounds import PatternTimeoutError, bounded_search
 from siisurit.models import MatchOn
 
 TASK_CODE_GROUP = "task_code"
@@ -30,12 +30,15 @@ class Reason(StrEnum):
     NO_TASK_WITH_EXTERNAL_ID = "no_task_with_external_id"
     NO_TASK_WITH_URL = "no_task_with_url"
     INVALID_RULE = "invalid_rule"
+    PATTERN_TIMED_OUT = "pattern_timed_out"
     # Decided by the evaluation order rather than by the rule itself:
     SOURCE_TRACKER_NOT_LISTED = "source_tracker_not_listed"
     NOT_TRIED_EARLIER_RULE_MATCHED = "not_tried_earlier_rule_matched"
 
 
 Decision = tuple[str | None, Reason, str | None]
+#: A bounded pattern search (`siisurit.matching.bounds.bounded_search`): text -> match or None.
+Search = Callable[[str], Any]
 
 
 class TaskLookup(Protocol):
@@ -63,6 +66,13 @@ class WorkMatchRow:
     target_task_id: str | None
     text_pattern: str
     breadcrumb_trail_pattern: str
+    source_line: int | None = None
+
+    @property
+    def label(self) -> str:
+        """The rule as an admin finds it: tracker, position and line in the organization file."""
+        line = f", line {self.source_line} of the organization file" if self.source_line else ""
+        return f"work match #{self.position + 1} of tracker '{self.tracker_name}'{line}"
 
     @property
     def evaluation_order(self) -> tuple[int, int, str, int, str]:
@@ -72,13 +82,14 @@ class WorkMatchRow:
 
 
 class Rule:
-    """A compiled work match."""
+    """A compiled work match; `failure` says why it stopped applying during this run (a pattern timed out)."""
 
-    __slots__ = ("row", "work_match_id")
+    __slots__ = ("failure", "row", "work_match_id")
 
     def __init__(self, row: WorkMatchRow) -> None:
         self.row = row
         self.work_match_id = row.id
+        self.failure: str | None = None
 
     def applies_to(self, work_tracker_id: str) -> bool:
         return work_tracker_id in self.row.source_tracker_ids
@@ -138,16 +149,37 @@ _BREADCRUMB_DID_NOT_MATCH: Decision = (None, Reason.BREADCRUMB_TRAIL_PATTERN_DID
 _NO_CODE: Decision = (None, Reason.NO_TASK_CODE_EXTRACTED, None)
 
 
-class PatternToTaskRule(Rule):
-    __slots__ = ("_breadcrumb_search", "_decision", "_text_search")
+class _PatternRule(Rule):
+    """A rule with patterns: a search running past its time bound stops the rule for the rest of the run."""
 
-    def __init__(self, row: WorkMatchRow, text: re.Pattern[str] | None, breadcrumb: re.Pattern[str] | None) -> None:
+    __slots__ = ("_breadcrumb_search", "_text_search")
+
+    def __init__(self, row: WorkMatchRow, text: Search | None, breadcrumb: Search | None) -> None:
         super().__init__(row)
-        self._text_search = text.search if text is not None else None
-        self._breadcrumb_search = breadcrumb.search if breadcrumb is not None else None
-        self._decision: Decision = (row.target_task_id, Reason.MATCHED, None)
+        self._text_search = text
+        self._breadcrumb_search = breadcrumb
 
     def decide(self, text: str, breadcrumb_trail: str, external_task_id: str) -> Decision:
+        if self.failure is not None:
+            return (None, Reason.PATTERN_TIMED_OUT, self.failure)
+        try:
+            return self._decide(text, breadcrumb_trail)
+        except PatternTimeoutError as timeout:
+            self.failure = f"{timeout}; the rule was skipped"
+            return (None, Reason.PATTERN_TIMED_OUT, self.failure)
+
+    def _decide(self, text: str, breadcrumb_trail: str) -> Decision:
+        raise NotImplementedError
+
+
+class PatternToTaskRule(_PatternRule):
+    __slots__ = ("_decision",)
+
+    def __init__(self, row: WorkMatchRow, text: Search | None, breadcrumb: Search | None) -> None:
+        super().__init__(row, text, breadcrumb)
+        self._decision: Decision = (row.target_task_id, Reason.MATCHED, None)
+
+    def _decide(self, text: str, breadcrumb_trail: str) -> Decision:
         if self._text_search is not None and self._text_search(text) is None:
             return _TEXT_DID_NOT_MATCH
         if self._breadcrumb_search is not None and self._breadcrumb_search(breadcrumb_trail) is None:
@@ -155,24 +187,17 @@ class PatternToTaskRule(Rule):
         return self._decision
 
 
-class PatternToTaskCodeRule(Rule):
-    __slots__ = ("_breadcrumb_search", "_code_in_text", "_get", "_text_search")
+class PatternToTaskCodeRule(_PatternRule):
+    __slots__ = ("_code_in_text", "_get")
 
     def __init__(
-        self,
-        row: WorkMatchRow,
-        text: re.Pattern[str] | None,
-        breadcrumb: re.Pattern[str] | None,
-        code_in_text: bool,
-        codes: TaskLookup,
+        self, row: WorkMatchRow, text: Search | None, breadcrumb: Search | None, code_in_text: bool, codes: TaskLookup
     ) -> None:
-        super().__init__(row)
-        self._text_search = text.search if text is not None else None
-        self._breadcrumb_search = breadcrumb.search if breadcrumb is not None else None
+        super().__init__(row, text, breadcrumb)
         self._code_in_text = code_in_text
         self._get = codes.get
 
-    def decide(self, text: str, breadcrumb_trail: str, external_task_id: str) -> Decision:
+    def _decide(self, text: str, breadcrumb_trail: str) -> Decision:
         text_match = breadcrumb_match = None
         if self._text_search is not None:
             text_match = self._text_search(text)
@@ -191,13 +216,10 @@ class PatternToTaskCodeRule(Rule):
         return (task_id, Reason.MATCHED, code)
 
 
-def _compiled(pattern: str, name: str) -> re.Pattern[str] | None:
+def _compiled(pattern: str, name: str) -> Search | None:
     if not pattern:
         return None
-    try:
-        return re.compile(pattern)
-    except re.error as error:
-        raise ValueError(f"{name} {pattern!r} is not a valid regular expression: {error}") from None
+    return bounded_search(pattern, name=name)
 
 
 def _pattern_rule(row: WorkMatchRow, lookups: LookupFactory) -> Rule:

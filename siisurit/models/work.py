@@ -32,6 +32,8 @@ class WorkMatch(BaseModel):
     target_task = models.ForeignKey(Task, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
     text_pattern = models.CharField(max_length=1000, blank=True, default="")
     breadcrumb_trail_pattern = models.CharField(max_length=1000, blank=True, default="")
+    #: Where the rule stands in the organization file it was imported from, for errors found when matching.
+    source_line = models.PositiveIntegerField(null=True, blank=True, help_text="line in the organization file")
 
     class Meta:
         ordering = ["tracker", "-priority", "position"]

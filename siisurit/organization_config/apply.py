@@ -36,8 +36,8 @@ def organization_update(*, path: Path | str, dry_run: bool = False) -> ChangeSum
     Raises OrganizationConfigError naming file, line and key.
     """
     path = Path(path)
-    data = config_load(path=path, lookup=settings.ENV.lookup)
-    config = config_validate(data, path=path)
+    data = config_load(path=path, max_bytes=settings.SII_INPUT_FILE_MAX_BYTES)
+    config = config_validate(data, path=path, lookup=settings.ENV.lookup)
     summary = ChangeSummary(organization_code=config.code, dry_run=dry_run)
     with transaction.atomic():
         users = config_check_references(config)
@@ -254,16 +254,19 @@ class _Applier:
             }
             source_ids = {trackers[name].id for name in match_config.source_work_trackers}
             if work_match is None:
-                work_match = WorkMatch.objects.create(tracker=tracker, **values)
+                work_match = WorkMatch.objects.create(tracker=tracker, source_line=match_config.line, **values)
                 work_match.source_work_trackers.set(source_ids)
                 self.summary.record("work match", "created", label)
                 continue
+            # A moved line is no change of the rule: stored quietly, for messages of the matching.
+            moved = _assign(work_match, {"source_line": match_config.line})
             changed = _assign(work_match, values)
             if set(work_match.source_work_trackers.values_list("id", flat=True)) != source_ids:
                 work_match.source_work_trackers.set(source_ids)
                 changed.append("source_work_trackers")
-            if changed:
+            if changed or moved:
                 work_match.save()
+            if changed:
                 self.summary.record("work match", "updated", label, _changed_detail(changed))
             else:
                 self.summary.record("work match", "unchanged", label)

@@ -1,23 +1,19 @@
-"""Loading YAML that remembers the line of every mapping, key and list item, and resolves `${NAME}`.
+"""Loading YAML that remembers the line of every mapping, key and list item.
 
-`${NAME}` in a string is replaced by the variable NAME of the environment or `.env` file; `$${NAME}` stays a
-literal `${NAME}`. Undefined variables are reported with file and line, never with any value.
+Variables (`${NAME}`) are left as they are here: validation expands them only where allowed (`variables.py`).
+The file is read only if it is a regular file within the size limit (`siisurit/input_files.py`).
 """
 
 from __future__ import annotations
 
-import re
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import yaml
 
+from siisurit.input_files import InputFileError, input_file_bytes
 from siisurit.organization_config.errors import ConfigProblem, OrganizationConfigError
-
-Lookup = Callable[[str], "str | None"]
-
-_VARIABLE_PATTERN = re.compile(r"\$(\$?)\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
 
 class LineDict(dict):
@@ -41,12 +37,11 @@ class LineList(list):
 
 
 class _LineLoader(yaml.SafeLoader):
-    """SafeLoader building LineDict/LineList and resolving variables in strings."""
+    """SafeLoader building LineDict/LineList."""
 
-    def __init__(self, stream: str, *, path: Path, lookup: Lookup) -> None:
+    def __init__(self, stream: str, *, path: Path) -> None:
         super().__init__(stream)
         self.path = path
-        self.lookup = lookup
         self.problems: list[ConfigProblem] = []
 
 
@@ -83,41 +78,21 @@ def _construct_sequence(loader: _LineLoader, node: yaml.SequenceNode) -> Iterato
         data.item_lines.append(_line(child))
 
 
-def _construct_string(loader: _LineLoader, node: yaml.ScalarNode) -> str:
-    text = loader.construct_scalar(node)
-
-    def replace(match: re.Match[str]) -> str:
-        escaped, name = match.groups()
-        if escaped:
-            return "${" + name + "}"
-        value = loader.lookup(name)
-        if value is None:
-            loader.problems.append(
-                ConfigProblem(
-                    loader.path, _line(node), "", f"undefined variable ${{{name}}} (set it in the environment or .env)"
-                )
-            )
-            return ""
-        return value
-
-    return _VARIABLE_PATTERN.sub(replace, text) if "$" in text else text
-
-
 _LineLoader.add_constructor("tag:yaml.org,2002:map", _construct_mapping)
 _LineLoader.add_constructor("tag:yaml.org,2002:seq", _construct_sequence)
-_LineLoader.add_constructor("tag:yaml.org,2002:str", _construct_string)
 
 
-def config_load(*, path: Path, lookup: Lookup) -> Any:
+def config_load(*, path: Path, max_bytes: int) -> Any:
     """The YAML document of `path` with line information; raises OrganizationConfigError naming file and line."""
     try:
-        text = path.read_text(encoding="utf-8-sig")
-    except FileNotFoundError:
-        raise OrganizationConfigError([ConfigProblem(path, None, "", "file not found")]) from None
-    except (OSError, UnicodeDecodeError) as error:
-        raise OrganizationConfigError([ConfigProblem(path, None, "", f"cannot read file: {error}")]) from None
+        text = input_file_bytes(path, max_bytes=max_bytes).decode("utf-8-sig")
+    except InputFileError as error:
+        raise OrganizationConfigError([ConfigProblem(path, None, "", str(error))]) from None
+    except UnicodeDecodeError as error:
+        problem = f"not UTF-8 text ({error.reason} at byte {error.start})"
+        raise OrganizationConfigError([ConfigProblem(path, None, "", problem)]) from None
     try:
-        loader = _LineLoader(text, path=path, lookup=lookup)
+        loader = _LineLoader(text, path=path)
     except yaml.reader.ReaderError as error:  # a control character: PyYAML checks the whole text up front
         line = text[: error.position].count("\n") + 1
         problem = f"invalid YAML: character #x{error.character:04x} is not allowed"
@@ -131,6 +106,8 @@ def config_load(*, path: Path, lookup: Lookup) -> Any:
         raise OrganizationConfigError([ConfigProblem(path, line, "", f"invalid YAML: {problem}")]) from None
     except yaml.YAMLError as error:
         raise OrganizationConfigError([ConfigProblem(path, None, "", f"invalid YAML: {error}")]) from None
+    except RecursionError:
+        raise OrganizationConfigError([ConfigProblem(path, None, "", "invalid YAML: nested too deeply")]) from None
     finally:
         loader.dispose()
     if loader.problems:

@@ -14,10 +14,12 @@ import csv
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import transaction
 
+from siisurit.input_files import InputFileError, input_file_bytes
 from siisurit.models import User
 
 COLUMNS = (
@@ -26,6 +28,9 @@ COLUMNS = (
 )  # fmt: skip
 _NAME_COLUMNS = ("full_name", "name")  # the same thing under two names; a file uses one of them
 _BOOLEAN_DEFAULTS = {"is_active": True, "is_staff": False, "is_superuser": False}
+#: Columns holding names, shown in the admin and in any export to a spreadsheet.
+_FORMULA_CHECKED_COLUMNS = ("username", "full_name", "name", "first_name", "last_name")
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
 class UsersCsvError(Exception):
@@ -125,13 +130,11 @@ def _update(user: User, row: _Row, *, update_passwords: bool) -> list[str]:
 
 def _read_text(path: Path) -> str:
     try:
-        return path.read_bytes().decode("utf-8-sig")
-    except FileNotFoundError:
-        raise UsersCsvError(path, [(None, "file not found")]) from None
+        return input_file_bytes(path, max_bytes=settings.SII_INPUT_FILE_MAX_BYTES).decode("utf-8-sig")
+    except InputFileError as error:
+        raise UsersCsvError(path, [(None, str(error))]) from None
     except UnicodeDecodeError as error:
         raise UsersCsvError(path, [(None, f"not UTF-8 text ({error.reason} at byte {error.start})")]) from None
-    except OSError as error:
-        raise UsersCsvError(path, [(None, f"cannot read file: {error.strerror}")]) from None
 
 
 def _delimiter(header: str) -> str:
@@ -181,7 +184,21 @@ def _rows(path: Path) -> list[_Row]:
     return rows
 
 
+def _cell_problems(cells: dict[str, str]) -> list[str]:
+    """NUL characters anywhere; in names, a leading = + - @ that a spreadsheet would run as a formula."""
+    problems = [f"column '{column}' contains a NUL character" for column, value in cells.items() if "\x00" in value]
+    for column in _FORMULA_CHECKED_COLUMNS:
+        value = cells.get(column, "")
+        if value.startswith(_FORMULA_STARTS):
+            problems.append(f"column '{column}' starts with {value[0]!r}, which spreadsheets run as a formula: refused")
+    return problems
+
+
 def _row(cells: dict[str, str], line: int, problems: list[tuple[int | None, str]]) -> _Row | None:
+    cell_problems = _cell_problems(cells)
+    if cell_problems:
+        problems.extend((line, problem) for problem in cell_problems)
+        return None
     email = cells.get("email", "")
     username = cells.get("username", "") or email
     if not username:

@@ -23,7 +23,7 @@ from siisurit.organization_config.users_csv import UsersCsvError
 class Command(BaseCommand):
     help = (
         "Create or update the demo users (examples/demo-users.csv) and the demo organization "
-        "(examples/demo-organization.yaml) with its projects and trackers. Idempotent. The file's ${SII_DEMO_*} "
+        "(examples/demo-organization.yaml) with its projects and trackers. Idempotent. The file's ${DEMO_*} "
         "variables (tracker locations, tokens, user names) default to the sandbox trackers of `manage.py demo` / "
         f"`make up` on {DEMO_SANDBOX_HOST}:{DEMO_SANDBOX_BASE_PORT}-{DEMO_SANDBOX_BASE_PORT + 5} (github, gitlab, "
         "jira, youtrack, kimai, clockodo); values already set in the environment or .env are kept unless "

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from siisurit.models import Task, User
+from siisurit.connectors.locations import credentials_origin
+from siisurit.models import Task, Tracker, User
 from siisurit.organization_config.config import OrganizationConfig
 from siisurit.organization_config.errors import ConfigProblem, OrganizationConfigError
 
@@ -19,6 +20,7 @@ def config_check_references(config: OrganizationConfig) -> dict[str, User]:
                     config.path, line, key, f"unknown user '{username}' (create it first, e.g. with make_users)"
                 )
             )
+    problems.extend(_tokens_moved_to_another_host(config))
     downloaded = _downloaded_task_codes(config)
     for project in config.projects:
         for tracker in project.trackers:
@@ -49,6 +51,35 @@ def config_check_references(config: OrganizationConfig) -> dict[str, User]:
     if problems:
         raise OrganizationConfigError(problems)
     return users
+
+
+def _tokens_moved_to_another_host(config: OrganizationConfig) -> list[ConfigProblem]:
+    """A stored token goes only to the host it was entered for: a file moving a tracker must give a new token."""
+    stored = {
+        (tracker.project.code, tracker.name): tracker
+        for tracker in Tracker.objects.filter(project__organization__code=config.code).select_related("project")
+    }
+    problems = []
+    for project in config.projects:
+        for tracker_config in project.trackers:
+            tracker = stored.get((project.code, tracker_config.name))
+            token = tracker_config.api_token.reveal()
+            if tracker is None or not token or token != tracker.api_token.reveal():
+                continue
+            old = credentials_origin(tracker.api_location, tracker.api_base_url)
+            new = credentials_origin(tracker_config.api_location, tracker_config.api_base_url)
+            if old != new:
+                key = "api_base_url" if tracker_config.api_base_url or tracker.api_base_url else "api_location"
+                problems.append(
+                    ConfigProblem(
+                        config.path,
+                        tracker_config.line,
+                        f"{tracker_config.key_path}.{key}",
+                        f"moves tracker '{tracker_config.name}' from {old} to {new} with the same api_token: a token "
+                        "is only sent to the host it was entered for; give the token of the new host",
+                    )
+                )
+    return problems
 
 
 def _downloaded_task_codes(config: OrganizationConfig) -> dict[tuple[str, str], set[str]]:

@@ -8,6 +8,7 @@ from typing import Any
 
 from siisurit.organization_config.errors import ConfigProblem
 from siisurit.organization_config.loader import LineDict, LineList
+from siisurit.organization_config.variables import EXPANDED_KEYS, Lookup, variables_expanded, variables_refused
 
 _TYPE_NAMES = {bool: "true/false", int: "a number", float: "a number", str: "a text", list: "a list", dict: "a mapping"}
 
@@ -22,13 +23,19 @@ def type_name(value: Any) -> str:
 
 
 class Section:
-    """A mapping at `key_path` (e.g. `organization.projects[0]`); remembers which keys were read."""
+    """A mapping at `key_path` (e.g. `organization.projects[0]`); remembers which keys were read.
 
-    def __init__(self, data: LineDict, *, key_path: str, path: Path, problems: list[ConfigProblem]) -> None:
+    Texts of `EXPANDED_KEYS` get their `${NAME}` variables from `lookup`; other texts refuse variables.
+    """
+
+    def __init__(
+        self, data: LineDict, *, key_path: str, path: Path, problems: list[ConfigProblem], lookup: Lookup
+    ) -> None:
         self.data = data
         self.key_path = key_path
         self.path = path
         self.problems = problems
+        self.lookup = lookup
         self._known_keys: set[str] = set()
 
     @property
@@ -63,10 +70,24 @@ class Section:
         if not isinstance(value, str):
             self.problem(key, f"must be a text, not {type_name(value)}")
             return default
+        value = self._checked_text(key, value)
         if required and not value.strip():
             self.problem(key, "must not be empty")
         if max_length is not None and len(value) > max_length:
             self.problem(key, f"is too long ({len(value)} characters, at most {max_length})")
+        return value
+
+    def _checked_text(self, key: str, value: str, line: int | None = None) -> str:
+        """`value` with its variables expanded or refused (by `key`); NUL characters are refused."""
+        if "\x00" in value:
+            self.problem(key, "contains a NUL character (\\0), which cannot be stored", line)
+            value = value.replace("\x00", "")
+        if key in EXPANDED_KEYS:
+            value, problems = variables_expanded(value, lookup=self.lookup)
+        else:
+            value, problems = variables_refused(value)
+        for problem in problems:
+            self.problem(key, problem, line)
         return value
 
     def integer(self, key: str, *, default: int = 0) -> int:
@@ -102,7 +123,7 @@ class Section:
         if value is None:
             return []
         if isinstance(value, str):
-            return [(value, self.key_line(key))]
+            return [(self._checked_text(key, value), self.key_line(key))]
         if not isinstance(value, LineList):
             self.problem(key, f"must be a text or a list of texts, not {type_name(value)}")
             return []
@@ -111,7 +132,7 @@ class Section:
             if not isinstance(item, str):
                 self.problem(f"{key}[{index}]", f"must be a text, not {type_name(item)}", value.item_line(index))
                 continue
-            result.append((item, value.item_line(index)))
+            result.append((self._checked_text(f"{key}[{index}]", item, value.item_line(index)), value.item_line(index)))
         if required and not result:
             self.problem(key, "must name at least one item")
         return result
@@ -130,7 +151,8 @@ class Section:
             if not isinstance(item, LineDict):
                 self.problem(item_path, f"must be a mapping, not {type_name(item)}", value.item_line(index))
                 continue
-            result.append(Section(item, key_path=self.child_path(item_path), path=self.path, problems=self.problems))
+            key_path = self.child_path(item_path)
+            result.append(Section(item, key_path=key_path, path=self.path, problems=self.problems, lookup=self.lookup))
         return result
 
     def check_unknown_keys(self) -> None:

@@ -10,6 +10,8 @@ import zoneinfo
 from pathlib import Path
 from typing import Any
 
+from siisurit.connectors.locations import api_base_url_problem
+from siisurit.matching.bounds import nested_repetition
 from siisurit.models import ApiKind, MatchOn, UserMapping
 from siisurit.organization_config.config import (
     OrganizationConfig,
@@ -24,6 +26,7 @@ from siisurit.organization_config.config import (
 from siisurit.organization_config.errors import ConfigProblem, OrganizationConfigError
 from siisurit.organization_config.loader import LineDict
 from siisurit.organization_config.schema.section import Section, type_name
+from siisurit.organization_config.variables import Lookup
 from siisurit.secrets import Secret
 
 MATCH_ON_ALIASES = {"always": MatchOn.ALWAYS_TO_TASK.value}
@@ -33,7 +36,7 @@ _CODE_PATTERN = re.compile(r"^[-a-zA-Z0-9_]+$")
 _TASK_CODE_GROUP = "task_code"
 
 
-def config_validate(data: Any, *, path: Path) -> OrganizationConfig:
+def config_validate(data: Any, *, path: Path, lookup: Lookup) -> OrganizationConfig:
     """The typed configuration of a loaded YAML document; raises OrganizationConfigError listing every problem."""
     problems: list[ConfigProblem] = []
     if not isinstance(data, LineDict):
@@ -45,7 +48,7 @@ def config_validate(data: Any, *, path: Path) -> OrganizationConfig:
                 )
             ]
         )
-    root = Section(data, key_path="", path=path, problems=problems)
+    root = Section(data, key_path="", path=path, problems=problems, lookup=lookup)
     organization_data = root._value("organization", True)
     root.check_unknown_keys()
     if organization_data is not None and not isinstance(organization_data, LineDict):
@@ -53,7 +56,8 @@ def config_validate(data: Any, *, path: Path) -> OrganizationConfig:
         organization_data = None
     if organization_data is None:
         raise OrganizationConfigError(problems)
-    config = _organization(Section(organization_data, key_path="organization", path=path, problems=problems))
+    organization = Section(organization_data, key_path="organization", path=path, problems=problems, lookup=lookup)
+    config = _organization(organization)
     if problems:
         raise OrganizationConfigError(problems)
     return config
@@ -175,7 +179,7 @@ def _trackers(parent: Section, mapping_names: set[str]) -> list[TrackerConfig]:
             name=name,
             api_kind=api_kind,
             api_location=section.text("api_location", max_length=500),
-            api_base_url=section.text("api_base_url", max_length=500),
+            api_base_url=_api_base_url(section),
             api_token=Secret(section.text("api_token")),
             api_username=section.text("api_username", max_length=200),
             api_custom_assignee_fields=",".join(field.strip() for field, _ in custom_fields if field.strip()),
@@ -278,10 +282,26 @@ def _check_rule_kind(section: Section, match_on: str, target_task: str, compiled
 
 def _compiled_pattern(section: Section, key: str, pattern: str) -> re.Pattern | None:
     try:
-        return re.compile(pattern)
+        compiled = re.compile(pattern)
     except re.error as error:
         section.problem(key, f"bad regular expression {pattern!r}: {error}")
         return None
+    if nested_repetition(pattern):
+        section.problem(
+            key,
+            f"{pattern!r} repeats a repetition (like (a+)+), which can take exponential time on some texts: rewrite it "
+            "without the nesting, or make the inner part possessive (a++) or atomic ((?>…))",
+        )
+        return None
+    return compiled
+
+
+def _api_base_url(section: Section) -> str:
+    value = section.text("api_base_url", max_length=500)
+    problem = api_base_url_problem(value)
+    if problem:
+        section.problem("api_base_url", problem)
+    return value.strip()
 
 
 def _code(section: Section, key: str) -> str:
