@@ -29,18 +29,19 @@ from siisurit.organization_config.summary import ChangeSummary
 _DOWNLOAD_SOURCE_FIELDS = {"api_kind", "api_location", "api_base_url"}
 
 
-def organization_update(*, path: Path | str, dry_run: bool = False) -> ChangeSummary:
+def organization_update(*, path: Path | str, dry_run: bool = False, token_moves_allowed: bool = False) -> ChangeSummary:
     """Create or update the organization of the YAML file at `path` and everything in it to match the file.
 
     The whole file is validated first; then everything is applied in one transaction (rolled back for `dry_run`).
-    Raises OrganizationConfigError naming file, line and key.
+    A tracker moving to another host must come with another token, unless `token_moves_allowed` (the demo, whose
+    tokens are the sandbox's public ones). Raises OrganizationConfigError naming file, line and key.
     """
     path = Path(path)
     data = config_load(path=path, max_bytes=settings.SII_INPUT_FILE_MAX_BYTES)
     config = config_validate(data, path=path, lookup=settings.ENV.lookup)
     summary = ChangeSummary(organization_code=config.code, dry_run=dry_run)
     with transaction.atomic():
-        users = config_check_references(config)
+        users = config_check_references(config, token_moves_allowed=token_moves_allowed)
         _Applier(config, users, summary).apply()
         if dry_run:
             transaction.set_rollback(True)

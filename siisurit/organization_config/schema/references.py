@@ -8,8 +8,11 @@ from siisurit.organization_config.config import OrganizationConfig
 from siisurit.organization_config.errors import ConfigProblem, OrganizationConfigError
 
 
-def config_check_references(config: OrganizationConfig) -> dict[str, User]:
-    """The users the file names, by username; raises OrganizationConfigError for anything that does not exist."""
+def config_check_references(config: OrganizationConfig, *, token_moves_allowed: bool = False) -> dict[str, User]:
+    """The users the file names, by username; raises OrganizationConfigError for anything that does not exist.
+
+    Also refuses a stored token moving to another host unless `token_moves_allowed`.
+    """
     problems: list[ConfigProblem] = []
     usernames = {username for username, _, _ in config.username_references}
     users = {user.username: user for user in User.objects.filter(username__in=usernames)}
@@ -20,7 +23,8 @@ def config_check_references(config: OrganizationConfig) -> dict[str, User]:
                     config.path, line, key, f"unknown user '{username}' (create it first, e.g. with make_users)"
                 )
             )
-    problems.extend(_tokens_moved_to_another_host(config))
+    if not token_moves_allowed:
+        problems.extend(_tokens_moved_to_another_host(config))
     downloaded = _downloaded_task_codes(config)
     for project in config.projects:
         for tracker in project.trackers:
