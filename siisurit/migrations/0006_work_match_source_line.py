@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('siisurit', '0003_keep_rules_of_deleted_target_tasks'),
+        ('siisurit', '0005_tracker_position'),
     ]
 
     operations = [
