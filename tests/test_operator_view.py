@@ -14,6 +14,7 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 
 from sandbox import SandboxTrackers
+from siisurit.downloads.service import tracker_download
 from siisurit.jobs import Job, JobRequest, job_register
 from siisurit.jobs.summary import SUMMARY_MAX_CHARACTERS, summary_compact
 from siisurit.management.base import EXIT_STILL_RUNNING, JobCommand
@@ -226,3 +227,21 @@ def test_project_update_progress_names_trackers_and_never_shows_a_total_below_th
     assert downloading[-1][:2] == (40 + 260, 40 + 260)
     assert [what.split(":")[0] for _, _, what in calls[len(downloading) :]][:1] == ["match"]
     assert calls[-1][2].startswith("reports: ")
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("kind", ["gitlab", "kimai", "clockodo"])
+def test_a_tracker_download_shows_a_total_only_when_it_is_the_whole_downloads(kind):
+    with SandboxTrackers(seed=4, task_count={"gitlab": 130}, entry_count={"kimai": 230, "clockodo": 230}) as sandbox:
+        tracker = make_tracker(
+            api_kind=kind, api_location=sandbox.api_location(kind), api_token=Secret(sandbox.token(kind)),
+            api_username=sandbox.username(kind) if kind == "clockodo" else "",
+        )  # fmt: skip
+        calls = []
+        summary = tracker_download(tracker_id=str(tracker.id), progress=lambda *call: calls.append(call))
+
+    assert calls[-1][0] == summary["items"] > 0
+    if kind == "kimai":  # one listing with X-Total-Count: the total is known from the first page on
+        assert all(total == summary["items"] for _, total, _ in calls)
+    else:  # GitLab's issues then merge requests, Clockodo's yearly windows: no total is the download's
+        assert all(total is None for _, total, _ in calls)

@@ -24,6 +24,7 @@ from siisurit.connectors.pagination import (
     skip_top_pages,
     start_at_pages,
     token_pages,
+    without_totals,
 )
 from siisurit.connectors.records import RecordPage, TaskRecord, WorkRecord
 from siisurit.downloads.cache import DownloadCache
@@ -55,6 +56,7 @@ __all__ = [
     "start_at_pages",
     "token_pages",
     "utc_from_epoch_milliseconds",
+    "without_totals",
 ]
 
 Record = TaskRecord | WorkRecord

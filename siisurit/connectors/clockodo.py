@@ -3,12 +3,20 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from functools import cached_property
 from typing import Any
 
-from siisurit.connectors.base import Connector, Page, PermanentError, RecordPage, WorkRecord, aware_utc, paging_pages
+from siisurit.connectors.base import (
+    Connector,
+    Page,
+    PermanentError,
+    RecordPage,
+    WorkRecord,
+    aware_utc,
+    paging_pages,
+    without_totals,
+)
 from siisurit.connectors.clockodo_mapping import (
     TIME_ENTRY_TYPE,
     ClockodoLocation,
@@ -87,8 +95,8 @@ class ClockodoConnector(Connector):
                 "time_until": clockodo_time(window_end),
                 "filter[projects_id]": self.location.project_id,
             }
-            for page in paging_pages(self.client, url, params, items_key="entries"):
-                yield page if len(windows) == 1 else replace(page, total=None)
+            pages = paging_pages(self.client, url, params, items_key="entries")
+            yield from pages if len(windows) == 1 else without_totals(pages)
 
     def _listing(self, path: str) -> list[dict[str, Any]]:
         """All items of a master data list; [] when the API user may not read it (names then fall back to ids)."""

@@ -13,6 +13,7 @@ from siisurit.connectors.base import (
     aware_utc,
     hours_from_seconds,
     numbered_pages,
+    without_totals,
 )
 from siisurit.connectors.locations import gitlab_project
 
@@ -48,7 +49,7 @@ class GitLabConnector(Connector):
             params["updated_after"] = aware_utc(since).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
         project_url = f"{self._api_base}/projects/{quote(self.project_path, safe='')}"
         for listing, sign in (("issues", "#"), ("merge_requests", "!")):
-            pages = numbered_pages(self.client, f"{project_url}/{listing}", params, per_page=PER_PAGE)
+            pages = without_totals(numbered_pages(self.client, f"{project_url}/{listing}", params, per_page=PER_PAGE))
             yield from self.record_pages(pages, lambda item, sign=sign: self._task(item, sign))
 
     def _task(self, item: dict[str, Any], sign: str) -> TaskRecord:

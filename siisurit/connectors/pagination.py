@@ -9,7 +9,7 @@ records are committed: `Connector.record_pages()` puts it into `RecordPage.cache
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -208,6 +208,13 @@ def token_pages(
             following = None if data.get("isLast") else data.get(token_param)
         yield from _pages(client, response, items_key, None, following)
         token = following
+
+
+def without_totals(pages: Iterator[Page]) -> Iterator[Page]:
+    """The pages of one of several listings of a download: their total is that listing's, not the download's, so
+    progress shows counts without it (a total is shown only when it is the whole download's)."""
+    for page in pages:
+        yield replace(page, total=None)
 
 
 def paging_pages(
