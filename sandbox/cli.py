@@ -93,7 +93,9 @@ def serve_until_signal(sandbox: SandboxTrackers, write: Callable[[str], object])
             for line in describe(sandbox):
                 write(line)
             write("Sandbox trackers are running; press Ctrl-C to stop.")
-            while not stopping.wait(3600):
+            # Short waits: the kernel may deliver the signal to a server thread, and Python runs the handler only
+            # when the main thread wakes up; a long wait would then outlast the signal by up to its length.
+            while not stopping.wait(0.5):
                 pass
         write("Sandbox trackers stopped.")
     finally:
