@@ -16,6 +16,7 @@ from django.templatetags.static import static
 from django.utils.html import format_html
 
 from siisurit.connectors.locations import api_base_url_problem, credentials_origin
+from siisurit.matching.bounds import pattern_problem
 from siisurit.models import (
     DownloadOutcome,
     Organization,
@@ -220,8 +221,33 @@ class TaskAdmin(DownloadedDataAdmin):
     inlines = [TaskAssigneeInline]
 
 
+class WorkMatchAdminForm(forms.ModelForm):
+    """The same pattern checks as an organization file's: valid, and not known to backtrack badly."""
+
+    class Meta:
+        model = WorkMatch
+        fields = (
+            "tracker", "match_on", "priority", "position", "source_work_trackers", "target_task", "text_pattern",
+            "breadcrumb_trail_pattern",
+        )  # fmt: skip
+
+    def clean_text_pattern(self) -> str:
+        return _checked_pattern(self.cleaned_data.get("text_pattern") or "")
+
+    def clean_breadcrumb_trail_pattern(self) -> str:
+        return _checked_pattern(self.cleaned_data.get("breadcrumb_trail_pattern") or "")
+
+
+def _checked_pattern(pattern: str) -> str:
+    problem = pattern_problem(pattern) if pattern else None
+    if problem:
+        raise forms.ValidationError(problem)
+    return pattern
+
+
 @admin.register(WorkMatch)
 class WorkMatchAdmin(OrganizationFileAdmin):
+    form = WorkMatchAdminForm
     list_display = ("tracker", "match_on", "priority", "position", "target_task")
     list_select_related = ("tracker__project__organization", "target_task")
     list_filter = ("match_on", "tracker__project")

@@ -19,12 +19,14 @@ import requests
 from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import CommandError
+from django.db import connection
 
-from siisurit.admin import TrackerAdminForm
+from siisurit.admin import TrackerAdminForm, WorkMatchAdminForm
 from siisurit.demo.trackers import demo_tracker_variables
 from siisurit.downloads.service import tracker_download
 from siisurit.environment import Environment
 from siisurit.errors import PermanentError
+from siisurit.matching import service as matching_service
 from siisurit.models import MatchOn, Organization, Tracker, User, WorkEntry
 from siisurit.organization_config import OrganizationConfigError, organization_update
 from siisurit.organization_config.users_csv import UsersCsvError, users_import
@@ -308,6 +310,41 @@ def test_a_pattern_known_to_backtrack_badly_is_refused_at_import(tmp_path):
         "organization.projects[0].trackers[1].work_matches[0].text_pattern: '^(?P<task_code>#(a+)+$)' repeats a "
         "repetition (like (a+)+), which can take exponential time"
     )
+
+
+@pytest.mark.django_db
+def test_the_admin_refuses_a_pattern_known_to_backtrack_badly():
+    tracker = make_tracker(make_project(), api_kind="github")
+    data = {
+        "tracker": str(tracker.id), "match_on": MatchOn.PATTERN_TO_TASK, "priority": "0", "position": "0",
+        "source_work_trackers": [str(tracker.id)], "target_task": str(make_task(tracker).id),
+        "text_pattern": "(a+)+$", "breadcrumb_trail_pattern": "",
+    }  # fmt: skip
+
+    form = WorkMatchAdminForm(data=data)
+
+    assert not form.is_valid()
+    assert "repeats a repetition" in str(form.errors["text_pattern"])
+    assert WorkMatchAdminForm(data={**data, "text_pattern": "(a++)+$"}).is_valid()
+
+
+@pytest.mark.django_db
+def test_every_sql_statement_of_a_matching_job_is_bounded_by_the_statement_timeout(settings, monkeypatch):
+    """Any SQL of the matching (SQL-side pattern decisions too) stops at SII_MATCH_STATEMENT_TIMEOUT_IN_SECONDS."""
+    settings.SII_MATCH_STATEMENT_TIMEOUT_IN_SECONDS = 1
+    project = make_project(make_organization(code="acme"), code="alpha")
+
+    def slow_matching(rules, progress=None):
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_sleep(30)")
+
+    monkeypatch.setattr(matching_service, "project_entries_match", slow_matching)
+    started = time.monotonic()
+
+    with pytest.raises(PermanentError, match=r"matching project acme/alpha stopped: one SQL statement ran longer "):
+        matching_service.project_match(project_id=str(project.id))
+
+    assert time.monotonic() - started < 20
 
 
 def _catastrophic_project(code: str, *, catastrophic: bool) -> tuple[WorkEntry, WorkEntry]:

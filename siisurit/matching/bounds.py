@@ -55,6 +55,20 @@ def bounded_search(pattern: str, *, name: str) -> Any:
     return bounded
 
 
+def pattern_problem(pattern: str) -> str | None:
+    """Why `pattern` cannot be a rule's pattern (invalid, or known to backtrack badly), None if it can."""
+    try:
+        re.compile(pattern)
+    except re.error as error:
+        return f"bad regular expression {pattern!r}: {error}"
+    if nested_repetition(pattern):
+        return (
+            f"{pattern!r} repeats a repetition (like (a+)+), which can take exponential time on some texts: rewrite "
+            "it without the nesting, or make the inner part possessive (a++) or atomic ((?>…))"
+        )
+    return None
+
+
 def nested_repetition(pattern: str) -> bool:
     """True if an unbounded repetition contains another one (`(a+)+`, `(\\w*\\s?)*`): exponential backtracking.
 

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from siisurit.connectors.locations import api_base_url_problem
-from siisurit.matching.bounds import nested_repetition
+from siisurit.matching.bounds import pattern_problem
 from siisurit.models import ApiKind, MatchOn, UserMapping
 from siisurit.organization_config.config import (
     OrganizationConfig,
@@ -281,19 +281,11 @@ def _check_rule_kind(section: Section, match_on: str, target_task: str, compiled
 
 
 def _compiled_pattern(section: Section, key: str, pattern: str) -> re.Pattern | None:
-    try:
-        compiled = re.compile(pattern)
-    except re.error as error:
-        section.problem(key, f"bad regular expression {pattern!r}: {error}")
+    problem = pattern_problem(pattern)
+    if problem:
+        section.problem(key, problem)
         return None
-    if nested_repetition(pattern):
-        section.problem(
-            key,
-            f"{pattern!r} repeats a repetition (like (a+)+), which can take exponential time on some texts: rewrite it "
-            "without the nesting, or make the inner part possessive (a++) or atomic ((?>…))",
-        )
-        return None
-    return compiled
+    return re.compile(pattern)
 
 
 def _api_base_url(section: Section) -> str:
