@@ -96,7 +96,6 @@ class JobTask(Task):
         retries = self.request.retries
         # Services call progress from their own threads too, where `self.request` (thread-local) has no id.
         task_id = self.request.id
-
         hostname = None if self.request.is_eager else self.request.hostname
 
         def publish(current: int, total: int | None, what: str) -> None:
@@ -114,11 +113,14 @@ class JobTask(Task):
 
     def send_progress_event(self, task_id: str, hostname: str | None, text: str) -> None:
         """Tell Flower (task events) how far the job is; eager runs (no `hostname`) and workers without task events
-        send nothing."""
+        send nothing. A lost event only costs Flower a step: it never fails the job."""
         if hostname is None or not self.app.conf.worker_send_task_events:
             return
-        with self.app.events.default_dispatcher(hostname=hostname) as dispatcher:
-            dispatcher.send(PROGRESS_EVENT, uuid=task_id, result=text)
+        try:
+            with self.app.events.default_dispatcher(hostname=hostname) as dispatcher:
+                dispatcher.send(PROGRESS_EVENT, uuid=task_id, result=text)
+        except Exception as error:  # kombu raises several connection error types
+            logger.warning("could not send the progress of job %s to Flower: %s", task_id, error)
 
 
 def progress_text(current: int, total: int | None, what: str) -> str:
