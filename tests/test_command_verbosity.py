@@ -40,6 +40,8 @@ _SILENT_RUNS = {
     "clear_reports": lambda tmp_path: ["clear_reports", "--no-input"],
     "clear_reports --dry-run": lambda tmp_path: ["clear_reports", "--dry-run"],
     "ensure_database": lambda tmp_path: ["ensure_database"],
+    "rotate_fernet_keys": lambda tmp_path: ["rotate_fernet_keys"],
+    "rotate_fernet_keys --dry-run": lambda tmp_path: ["rotate_fernet_keys", "--dry-run"],
 }  # fmt: skip
 
 
