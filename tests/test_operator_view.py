@@ -137,6 +137,7 @@ def test_a_wait_ending_at_its_timeout_says_the_job_goes_on_and_exits_with_its_ow
     assert ended.value.returncode == EXIT_STILL_RUNNING == 3
     assert "still running after --timeout 1 s; it goes on" in str(ended.value)
     assert "failed" not in str(ended.value)
+    assert "hold: still running (job " in stderr.getvalue() and "it goes on: see `manage.py jobs`" in stderr.getvalue()
 
 
 def test_the_summary_counts_the_time_since_enqueued_and_the_attempts(celery_worker_thread):

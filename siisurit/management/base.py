@@ -158,6 +158,9 @@ class JobCommand(BaseCommand):
                 for line in summary_lines(outcome.summary or {}):
                     self.stdout.write(line)
         else:
+            if outcome.state == "TIMEOUT":  # not an error of the job: it goes on, the message says where to look
+                self.stderr.write(f"{request.title}: still running (job {outcome.job_id}): {outcome.error}")
+                return
             kind = f"{outcome.error_type}: " if outcome.error_type else ""
             self.stderr.write(f"{request.title}: {outcome.state.lower()} (job {outcome.job_id}) {kind}{outcome.error}")
 
