@@ -1,5 +1,4 @@
 """Beat: the schedule loads from settings, and two beat instances do not double-enqueue a period's job."""
-# ruff: noqa: F811  (pytest fixtures imported from tests/worker.py are redefined as test arguments)
 
 from __future__ import annotations
 
@@ -12,7 +11,7 @@ from django.test import override_settings
 
 from beat_schedule import beat_schedule, cron_next_run, cron_schedule, shortest_gap_seconds
 from siisurit.environment import ConfigurationError
-from tests.worker import clean_queues, queue_length  # noqa: F401
+from tests.worker import queue_length
 from workers.app import app
 from workers.beat import DedupeScheduler, period_claim
 

@@ -2,7 +2,6 @@
 
 Never runs `playwright install`: without /usr/bin/chromium the tests skip. Everything listens on 127.0.0.1.
 """
-# ruff: noqa: F811  (pytest fixtures imported from tests/worker.py are redefined as test arguments)
 
 from __future__ import annotations
 
@@ -25,7 +24,7 @@ from siisurit.jobs import JobRequest, job_runner
 from siisurit.models import User
 from tests.factories import make_organization, make_project, make_tracker
 from tests.processes import child_environment, free_port, wait_for
-from tests.worker import SubprocessWorker, clean_queues, release, wait_until_started  # noqa: F401
+from tests.worker import SubprocessWorker, release, wait_until_started
 
 pytestmark = [pytest.mark.browser, pytest.mark.worker]
 

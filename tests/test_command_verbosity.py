@@ -15,9 +15,9 @@ from django.test import override_settings
 
 from siisurit.models import WorkEntry
 from tests.factories import make_organization, make_project, make_user
-from tests.organization_files import BASE_YAML, token_environment, write_file  # noqa: F401
+from tests.organization_files import BASE_YAML, write_file
 from tests.processes import child_environment, free_port, wait_for
-from tests.test_demo import free_base_port, restored_environ  # noqa: F401
+from tests.test_demo import free_base_port
 
 _REPO = Path(__file__).resolve().parent.parent
 _SILENT_RUNS = {
@@ -46,7 +46,7 @@ _SILENT_RUNS = {
 
 
 @pytest.mark.parametrize("run", _SILENT_RUNS, ids=list(_SILENT_RUNS))
-def test_commands_are_silent_at_verbosity_0(run, tmp_path, transactional_db, token_environment):  # noqa: F811
+def test_commands_are_silent_at_verbosity_0(run, tmp_path, transactional_db, token_environment):
     for username in ("alice", "bob"):
         make_user(username)
     make_project(make_organization(code="quiet"), code="app")
@@ -68,7 +68,7 @@ def test_make_report_user_is_silent_at_verbosity_0(dry_run):
 
 
 @pytest.mark.django_db(transaction=True)
-def test_demo_is_silent_at_verbosity_0(restored_environ):  # noqa: F811
+def test_demo_is_silent_at_verbosity_0(restored_environ):
     with override_settings(
         SII_JOB_RUNNER="siisurit.jobs.InProcessJobRunner",
         PASSWORD_HASHERS=["django.contrib.auth.hashers.MD5PasswordHasher"],

@@ -1,5 +1,4 @@
 """`manage.py demo` and `make_demo_organization`: the main job end to end on the sandbox trackers, idempotently."""
-# ruff: noqa: F811  (pytest fixtures imported from tests/worker.py are redefined as test arguments)
 
 from __future__ import annotations
 
@@ -10,7 +9,6 @@ import re
 import socket
 import subprocess
 import sys
-from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
 
@@ -27,7 +25,6 @@ from siisurit.demo.summary import organization_summary
 from siisurit.demo.trackers import demo_sandbox_ports, demo_tracker_variables
 from siisurit.models import Organization, Project, Task, Tracker, User, WorkEntry
 from tests.processes import child_environment
-from tests.worker import clean_queues  # noqa: F401
 
 _REPO = Path(__file__).resolve().parent.parent
 # Small sandbox data: the demo's flow is what is tested here, the volume is the benchmarks' business.
@@ -53,15 +50,6 @@ def free_base_port() -> int:
             for probe in sockets:
                 probe.close()
     raise RuntimeError("no six consecutive free ports found")
-
-
-@pytest.fixture
-def restored_environ() -> Iterator[None]:
-    """The demo puts DEMO_* values into os.environ (where the organization import reads them)."""
-    saved = dict(os.environ)
-    yield
-    os.environ.clear()
-    os.environ.update(saved)
 
 
 def run_demo(base_port: int, *args: str) -> str:

@@ -48,7 +48,7 @@ from siisurit.models import (
 )
 from siisurit.organization_config.users_csv import COLUMNS
 from tests.factories import make_project, make_tracker, make_user
-from tests.organization_files import BASE_YAML, token_environment  # noqa: F401  (fixture)
+from tests.organization_files import BASE_YAML
 
 FUZZ = settings(
     max_examples=150,

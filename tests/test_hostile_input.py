@@ -5,7 +5,6 @@ address fields; patterns cannot hang a worker; logins lock out; bad bytes, huge 
 domain errors with file and line. Trackers are loopback replay servers, the database is the real PostgreSQL, the
 matching job runs on a real worker. docs/reliability.md lists these tests with their figures.
 """
-# ruff: noqa: F811  (pytest fixtures imported from tests/worker.py are redefined as test arguments)
 
 from __future__ import annotations
 
@@ -41,7 +40,6 @@ from tests.factories import (
     make_work_match,
 )
 from tests.organization_files import BASE_YAML, KIMAI_TOKEN, edited, line_of, token_environment, write_file
-from tests.worker import celery_worker_thread, clean_queues  # noqa: F401
 
 _ = token_environment  # a fixture, used by name
 _REPO = Path(__file__).resolve().parent.parent

@@ -1,5 +1,4 @@
 """One job per thing at a time: PostgreSQL advisory locks per (job kind, project), on workers and in-process."""
-# ruff: noqa: F811  (pytest fixtures imported from tests/worker.py are redefined as test arguments)
 
 from __future__ import annotations
 
@@ -11,9 +10,7 @@ import pytest
 from siisurit.errors import AlreadyRunningError
 from siisurit.jobs import job_execute
 from siisurit.jobs.lock import _connection_kwargs, job_lock, lock_is_held, lock_key
-from tests.worker import (  # noqa: F401
-    celery_worker_thread,
-    clean_queues,
+from tests.worker import (
     locked,
     redis_test_client,
     release,

@@ -10,7 +10,6 @@ from django.core.management import CommandError, call_command
 
 from siisurit.models import ApiKind, MatchOn, WorkEntry
 from tests.factories import make_organization, make_project, make_task, make_tracker, make_work_entry, make_work_match
-from tests.worker import celery_worker_thread, clean_queues  # noqa: F401 (fixtures)
 
 pytestmark = pytest.mark.django_db
 

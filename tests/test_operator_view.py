@@ -1,6 +1,5 @@
 """What an operator sees of the jobs: `manage.py jobs` (order, columns, subjects), progress with honest totals,
 retries in sight, the wait that ends at --timeout, job subjects for Flower, compact summaries."""
-# ruff: noqa: F811  (pytest fixtures imported from tests/worker.py are redefined as test arguments)
 
 from __future__ import annotations
 
@@ -22,9 +21,7 @@ from siisurit.project_update import DownloadsProgress, project_update
 from siisurit.secrets import Secret
 from tests.factories import make_organization, make_project, make_tracker
 from tests.processes import wait_for
-from tests.worker import (  # noqa: F401
-    celery_worker_thread,
-    clean_queues,
+from tests.worker import (
     counting,
     flaky_service,
     locked,

@@ -1,5 +1,4 @@
 """Management commands on the job queue: enqueue and wait, --no-wait, --sync, no worker, clear_caches."""
-# ruff: noqa: F811  (pytest fixtures imported from tests/worker.py are redefined as test arguments)
 
 from __future__ import annotations
 
@@ -24,7 +23,7 @@ from siisurit.downloads.cache import download_cache_client, download_key
 from siisurit.jobs import InProcessJobRunner, JobRequest, job_runner
 from siisurit.management.base import JobCommand
 from tests.processes import child_environment
-from tests.worker import celery_worker_thread, clean_queues, queue_length, redis_test_client  # noqa: F401
+from tests.worker import queue_length, redis_test_client
 from workers.app import app
 from workers.dispatch import CeleryJobRunner
 

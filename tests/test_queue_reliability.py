@@ -1,5 +1,4 @@
 """Reliability: a job whose worker is SIGKILLed is redelivered and completes once; results hold no secrets."""
-# ruff: noqa: F811  (pytest fixtures imported from tests/worker.py are redefined as test arguments)
 
 from __future__ import annotations
 
@@ -12,10 +11,8 @@ from kombu.utils.uuid import uuid
 
 from siisurit.errors import PermanentError
 from tests.factories import make_organization, make_project, make_tracker
-from tests.worker import (  # noqa: F401
+from tests.worker import (
     SubprocessWorker,
-    celery_worker_thread,
-    clean_queues,
     counting,
     flaky,
     redis_test_client,

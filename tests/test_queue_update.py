@@ -1,5 +1,4 @@
 """`update_project`: one job per project; downloads, matching and reports under the project's lock."""
-# ruff: noqa: F811  (pytest fixtures imported from tests/worker.py are redefined as test arguments)
 
 from __future__ import annotations
 
@@ -13,7 +12,6 @@ from siisurit.errors import AlreadyRunningError
 from siisurit.jobs import job_execute
 from siisurit.jobs.lock import job_lock
 from tests.factories import make_organization, make_project, make_tracker
-from tests.worker import celery_worker_thread, clean_queues  # noqa: F401
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -31,7 +31,6 @@ from tests.factories import (
     make_work_entry,
     make_work_match,
 )
-from tests.worker import celery_worker_thread, clean_queues  # noqa: F401
 
 GRAFANA_QUERY = (
     "select date_trunc('month', started_at), username, sum(duration_in_hours) from report.work group by 1, 2"

@@ -1,5 +1,4 @@
 """The retry policy: transient errors are retried with capped, jittered backoff; permanent ones fail at once."""
-# ruff: noqa: F811  (pytest fixtures imported from tests/worker.py are redefined as test arguments)
 
 from __future__ import annotations
 
@@ -12,7 +11,7 @@ from celery.result import AsyncResult
 
 from siisurit.environment import Environment
 from siisurit.errors import AlreadyRunningError, PermanentError, TransientError
-from tests.worker import celery_worker_thread, clean_queues, flaky, permanent, redis_test_client  # noqa: F401
+from tests.worker import flaky, permanent, redis_test_client
 from workers.app import app
 from workers.retry import is_retryable, retry_countdown
 from workers.settings import celery_settings

@@ -9,8 +9,6 @@ import pytest
 from sandbox import SandboxTrackers
 from siisurit.models import Project, Tracker
 from tests.factories import make_organization, make_project, make_tracker
-from tests.reliability import jobs  # noqa: F401  (registers the test-only jobs in this process too)
-from tests.worker import clean_queues  # noqa: F401  (fixture)
 
 #: Worker settings that keep retries short; the policy (which errors, backoff doubling, caps) is production's.
 FAST_RETRIES = {
