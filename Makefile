@@ -6,8 +6,12 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
+# Test processes in parallel (pytest-xdist; each has its own test database and Redis databases, tests/settings.py),
+# one test module per process at a time so that a module's shared worker and fixtures stay in one process.
+TEST_PROCESSES ?= 4
+PYTEST := $(BIN)/python -m pytest -n $(TEST_PROCESSES) --dist loadfile
 
-.PHONY: help setup migrate demo test test-fast lint format up services-stop bench clean
+.PHONY: help setup migrate demo test test-fast _pytest lint format up services-stop bench clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -30,11 +34,18 @@ demo: migrate  ## the main job end to end: sandbox trackers, worker, import, upd
 # The tests' own embedded servers (tests/settings.py); `make test` stops them again if it started them.
 TEST_DATA_DIR := .siisurit/test
 
-test: setup  ## run the whole test suite (real PostgreSQL, Redis, Celery workers, sandbox trackers)
+test: setup  ## run the whole test suite (real PostgreSQL, Redis, Celery workers, sandbox trackers) in parallel
+	@$(MAKE) --no-print-directory _pytest PYTEST_SELECTION=
+
+test-fast: setup  ## the edit loop: the test suite without the slow failure-injection and browser tests
+	@$(MAKE) --no-print-directory _pytest PYTEST_SELECTION='-m "not slow and not browser"'
+
+# pytest's exit code is kept (5, no tests collected, fails too); embedded test servers it started are stopped.
+_pytest:
 	@if $(BIN)/python manage.py embedded_servers status --data-dir $(TEST_DATA_DIR) | grep -q ': running'; then \
-		$(BIN)/python -m pytest $(PYTEST_ARGS); \
+		$(PYTEST) $(PYTEST_SELECTION) $(PYTEST_ARGS); \
 	else \
-		status=0; $(BIN)/python -m pytest $(PYTEST_ARGS) || status=$$?; \
+		status=0; $(PYTEST) $(PYTEST_SELECTION) $(PYTEST_ARGS) || status=$$?; \
 		$(BIN)/python manage.py embedded_servers stop --data-dir $(TEST_DATA_DIR) -v0; exit $$status; \
 	fi
 

@@ -175,6 +175,7 @@ def test_demo_refuses_ports_taken_by_something_else(restored_environ):
         run_demo(base_port, "--sandbox-host=192.0.2.1")
 
 
+@pytest.mark.slow
 @pytest.mark.worker
 @pytest.mark.django_db(transaction=True)
 @fast_password_hashing

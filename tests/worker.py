@@ -1,14 +1,15 @@
 """Real Celery workers for tests, and test-only jobs (registered here, never in production code).
 
 * `celery_worker_thread`: a worker thread in the test process (celery.contrib.testing.worker.start_worker) on the
-  real Redis test databases, consuming all queues. Tests using it need `django_db(transaction=True)`: the worker
-  reads committed rows through its own connections.
+  real Redis test databases, consuming all queues, shared by the tests of one module. Tests using it get a
+  transactional database: the worker reads committed rows through its own connections.
 * `SubprocessWorker`: a real `celery -A workers worker` process (for SIGKILL and settings given by environment),
   which imports this module with `--include tests.worker` so it knows the test-only jobs.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -23,17 +24,20 @@ from typing import Any
 import pytest
 import redis
 from celery.contrib.testing.worker import start_worker
+from celery.worker import state as worker_state
 from django.conf import settings
 from django.db import connections
 
 from siisurit.errors import PermanentError, TransientError
 from siisurit.jobs import QUEUES, Job, Progress, job_register
-from tests.processes import child_environment
+from tests.processes import child_environment, wait_for
 from workers.app import app
 from workers.job_tasks import job_celery_task
 
 _REPO = Path(__file__).resolve().parent.parent
 TEST_KEY_PREFIX = "siisurit-test:"
+#: Set at the end of a test: every test job still holding finishes (purge_test_state deletes it again).
+RELEASE_ALL_KEY = f"{TEST_KEY_PREFIX}release-all"
 
 
 def redis_test_client() -> redis.Redis:
@@ -54,6 +58,8 @@ def counting_service(*, key: str, hold_seconds: float = 0.0, progress: Progress 
         if progress:
             progress(0, 2, "holding" if hold_seconds else "started")
         if time.monotonic() >= deadline or client.blpop([f"{TEST_KEY_PREFIX}{key}:release"], timeout=0.3):
+            break
+        if client.exists(RELEASE_ALL_KEY):
             break
     if progress:
         progress(1, 2, "halfway")
@@ -144,21 +150,61 @@ def clean_queues() -> Iterator[None]:
 # --- Workers ---------------------------------------------------------------------------------------------------
 
 
-@pytest.fixture
-def celery_worker_thread(clean_queues: None, transactional_db: None) -> Iterator[Any]:
-    """A worker thread on the real Redis consuming all queues, stopped after the test."""
+@pytest.fixture(scope="module")
+def module_worker_thread(django_db_setup: None, django_db_blocker: Any) -> Iterator[Any]:
+    """One worker thread per test module on the real Redis, consuming all queues (see `celery_worker_thread`)."""
     import celery.contrib.testing.tasks  # noqa: F401  (registers `celery.ping`, which start_worker awaits)
 
-    with start_worker(
-        app,
-        pool="threads",
-        concurrency=4,
-        queues=list(QUEUES),
-        perform_ping_check=False,
-        shutdown_timeout=30,
-        loglevel="WARNING",
-    ) as worker:
+    with contextlib.ExitStack() as stack:
+        with django_db_blocker.unblock():
+            worker = stack.enter_context(
+                start_worker(
+                    app,
+                    pool="threads",
+                    concurrency=4,
+                    queues=list(QUEUES),
+                    perform_ping_check=False,
+                    shutdown_timeout=30,
+                    loglevel="WARNING",
+                )
+            )
+        worker_thread_consume(worker, consume=False)
         yield worker
+        with django_db_blocker.unblock():
+            stack.close()
+    connections.close_all()
+
+
+@pytest.fixture
+def celery_worker_thread(module_worker_thread: Any, clean_queues: None, transactional_db: None) -> Iterator[Any]:
+    """The module's worker thread, idle and with empty queues when the test starts and ends.
+
+    Sharing one worker per module saves starting and stopping one per test. Tests that kill or reconfigure a
+    worker use `SubprocessWorker` instead.
+    """
+    worker_thread_consume(module_worker_thread, consume=True)
+    yield module_worker_thread
+    worker_thread_consume(module_worker_thread, consume=False)
+    worker_thread_settle()
+
+
+def worker_thread_consume(worker: Any, *, consume: bool) -> None:
+    """Let the module's worker thread consume all queues, or none (between tests it must not take their jobs)."""
+    for queue in QUEUES:
+        if consume:
+            app.control.add_consumer(queue, destination=[worker.hostname], reply=True, timeout=10)
+        else:
+            app.control.cancel_consumer(queue, destination=[worker.hostname], reply=True, timeout=10)
+
+
+def worker_thread_settle(*, timeout: float = 30) -> None:
+    """Release test jobs still holding and wait until the worker thread runs no job (the next test starts clean)."""
+    redis_test_client().set(RELEASE_ALL_KEY, "go")
+    wait_for(
+        lambda: not (worker_state.active_requests or worker_state.reserved_requests),
+        timeout=timeout,
+        what="the worker thread to finish its jobs",
+    )
     connections.close_all()
 
 
