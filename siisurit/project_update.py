@@ -31,11 +31,6 @@ def project_tracker_ids(*, project_id: str) -> list[str]:
     return [str(tracker_id) for tracker_id in trackers.values_list("id", flat=True)]
 
 
-def project_ids_all() -> list[str]:
-    """Ids of all projects, as the periodic update visits them."""
-    return [str(project_id) for project_id in Project.objects.order_by("id").values_list("id", flat=True)]
-
-
 class DownloadsProgress:
     """Progress of a project's trackers downloading at once: items over all trackers, the latest page by name.
 
@@ -126,18 +121,18 @@ def projects_update_all(*, sync: bool = False, progress: Progress | None = None)
     is logged and listed in the summary.
     """
     runner = job_runner(sync=sync)
-    project_ids = project_ids_all()
+    projects = list(Project.objects.select_related("organization").order_by("id"))
     started, failed = [], []
-    for index, project_id in enumerate(project_ids):
+    for index, project in enumerate(projects):
         if progress:
-            progress(index, len(project_ids), f"project {project_id}")
-        handle = runner.start(JobRequest("update_project", {"project_id": project_id}))
+            progress(index, len(projects), f"project {project}")
+        handle = runner.start(JobRequest("update_project", {"project_id": str(project.id)}, f"update {project}"))
         started.append(handle.job_id)
         if not runner.is_async:
             outcome = handle.wait()
             if not outcome.ok:
-                logger.warning("update of project %s failed: %s", project_id, outcome.error)
-                failed.append({"project_id": project_id, "error": outcome.error})
+                logger.warning("update of project %s failed: %s", project, outcome.error)
+                failed.append({"project": str(project), "project_id": str(project.id), "error": outcome.error})
     if progress:
-        progress(len(project_ids), len(project_ids), "done")
-    return {"projects": len(project_ids), "jobs": started, "failed": failed}
+        progress(len(projects), len(projects), "done")
+    return {"projects": len(projects), "jobs": started, "failed": failed}
