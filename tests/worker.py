@@ -11,10 +11,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import signal
-import subprocess
-import sys
-import tempfile
 import time
 import uuid
 from collections.abc import Iterator
@@ -30,12 +26,15 @@ from django.db import connections
 
 from siisurit.errors import PermanentError, TransientError
 from siisurit.jobs import QUEUES, Job, Progress, job_register
+from siisurit.worker_process import WorkerProcess
 from tests.processes import child_environment, wait_for
 from workers.app import app
 from workers.job_tasks import job_celery_task
 
 _REPO = Path(__file__).resolve().parent.parent
 TEST_KEY_PREFIX = "siisurit-test:"
+#: Modules a worker subprocess imports besides the production tasks: the test-only jobs.
+TEST_TASK_MODULES = ("tests.worker", "tests.reliability.jobs")
 #: Set at the end of a test: every test job still holding finishes (purge_test_state deletes it again).
 RELEASE_ALL_KEY = f"{TEST_KEY_PREFIX}release-all"
 
@@ -208,58 +207,43 @@ def worker_thread_settle(*, timeout: float = 30) -> None:
     connections.close_all()
 
 
-class SubprocessWorker:
-    """A `celery -A workers worker` process with the test settings (and extra environment)."""
+class SubprocessWorker(WorkerProcess):
+    """A `celery -A workers worker` process with the test settings (and extra environment) and the test-only jobs.
 
-    def __init__(self, *, queues: tuple[str, ...] | None = QUEUES, env: dict[str, str] | None = None) -> None:
-        """`queues=None` starts the worker without -Q (it then consumes the queues of the app's settings)."""
-        self.name = f"test-{uuid.uuid4().hex[:8]}@{os.uname().nodename}"
-        environment = child_environment(**(env or {}))
-        command = [
-            sys.executable, "-m", "celery", "-A", "workers", "worker", "--pool=solo", "--loglevel=INFO",
-            *(["-Q", ",".join(queues)] if queues else []), "-n", self.name, "--include", "tests.worker",
-            "--without-mingle", "--without-gossip",
-        ]  # fmt: skip
-        # A file, not a pipe: nobody reads a pipe while the test runs, and a full pipe would block the worker.
-        self.log = tempfile.NamedTemporaryFile(prefix="siisurit-worker-", suffix=".log")  # noqa: SIM115
-        self.process = subprocess.Popen(
-            command, cwd=_REPO, env=environment, start_new_session=True, stdout=self.log, stderr=subprocess.STDOUT
+    `queues=None` starts it without -Q. As a context manager it is ready (answers a ping) when the block starts.
+    """
+
+    def __init__(
+        self,
+        *,
+        queues: tuple[str, ...] | None = QUEUES,
+        pool: str = "solo",
+        env: dict[str, str] | None = None,
+        **options: Any,
+    ) -> None:
+        super().__init__(
+            name=f"test-{uuid.uuid4().hex[:8]}@{os.uname().nodename}",
+            env=child_environment(**(env or {})),
+            queues=queues,
+            pool=pool,
+            include=TEST_TASK_MODULES,
+            **options,
         )
 
-    def wait_ready(self, timeout: float = 60.0) -> None:
-        """Return once the worker answers a ping (it then consumes its queues)."""
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"worker exited with {self.process.returncode}:\n{self.output()}")
-            if app.control.ping(destination=[self.name], timeout=0.5):
-                return
-        raise TimeoutError(f"worker {self.name} did not answer within {timeout} s")
-
-    def kill(self) -> None:
-        """SIGKILL the worker: no cleanup, no acknowledgement, like an OOM kill."""
-        os.killpg(self.process.pid, signal.SIGKILL)
-        self.process.wait(timeout=10)
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGTERM)
-            try:
-                self.process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                self.kill()
-
-    def output(self) -> str:
-        return Path(self.log.name).read_text(errors="replace")
+    def wait_ready(self, celery_app: Any = app, timeout: float = 60.0) -> SubprocessWorker:
+        """Return once the worker answers a ping through `celery_app`'s broker (it then consumes its queues)."""
+        self.wait_until(
+            lambda: celery_app.control.ping(destination=[self.name], timeout=0.5), timeout=timeout, what="answering"
+        )
+        return self
 
     def __enter__(self) -> SubprocessWorker:
         try:
             self.wait_ready()
         except BaseException:
-            self.stop()
+            self.close()
             raise
         return self
 
     def __exit__(self, *exc_info: object) -> None:
-        self.stop()
-        self.log.close()
+        self.close()
