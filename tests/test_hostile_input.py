@@ -128,6 +128,26 @@ def test_admin_refuses_to_send_a_kept_token_to_another_host():
 
 
 @pytest.mark.django_db
+def test_the_admin_change_page_refuses_the_move_and_keeps_the_row(client):
+    tracker = make_tracker(
+        make_project(), api_kind="github", api_location="https://github.com/o/r", api_token=ATTACKER_TOKEN
+    )
+    client.force_login(make_user("root", is_staff=True, is_superuser=True))
+    page = client.get(f"/admin/siisurit/tracker/{tracker.id}/change/")
+    data = {name: ("" if value is None else value) for name, value in page.context["adminform"].form.initial.items()}
+    data.update({"project": tracker.project_id, "api_token": "", "api_custom_assignee_fields": "[]"})
+
+    response = client.post(
+        f"/admin/siisurit/tracker/{tracker.id}/change/", {**data, "api_base_url": "http://127.0.0.1:5555/api"}
+    )
+
+    assert response.status_code == 200
+    assert "enter the token for http://127.0.0.1:5555 again" in response.content.decode()
+    stored = Tracker.objects.get(id=tracker.id)
+    assert (stored.api_base_url, stored.api_token.reveal()) == ("", ATTACKER_TOKEN)
+
+
+@pytest.mark.django_db
 def test_admin_keeps_the_token_when_the_host_stays():
     tracker = make_tracker(
         make_project(), api_kind="github", api_location="https://github.com/o/r", api_token=ATTACKER_TOKEN
