@@ -7,8 +7,20 @@ from dataclasses import dataclass
 
 #: "status": answer ``status`` with the tracker's error body; "rate_limit" / "secondary_rate_limit": GitHub's 403
 #: forms; "drop": close the socket without an answer; "truncate": valid HTTP with the JSON body cut in half;
-#: "incomplete": Content-Length promises more bytes than are sent before the socket closes.
-FAULTS = ("status", "rate_limit", "secondary_rate_limit", "drop", "truncate", "incomplete")
+#: "incomplete": Content-Length promises more bytes than are sent before the socket closes; "trickle": the body
+#: arrives one byte every ``delay_ms``; "oversize": ``size`` bytes of JSON whitespace follow the body; "endless":
+#: an empty page whose Link header names a next page, forever.
+FAULTS = (
+    "status",
+    "rate_limit",
+    "secondary_rate_limit",
+    "drop",
+    "truncate",
+    "incomplete",
+    "trickle",
+    "oversize",
+    "endless",
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -19,6 +31,8 @@ class Fault:
     status: int | None = None
     retry_after: int | None = None
     reset_in: int = 60
+    delay_ms: int = 0
+    size: int = 0
 
 
 @dataclass(slots=True)
@@ -48,6 +62,8 @@ class FaultInjector:
         retry_after: int | None = None,
         reset_in: int = 60,
         path: str | None = None,
+        delay_ms: int = 1000,
+        size: int = 0,
     ) -> None:
         fault = fault or "status"
         if fault not in FAULTS:
@@ -56,7 +72,9 @@ class FaultInjector:
             raise ValueError("a status fault needs an HTTP error status between 400 and 599")
         if every is not None and every < 1:
             raise ValueError("every must be at least 1")
-        rule = _Rule(Fault(fault, status, retry_after, reset_in), remaining=count, every=every, path=path)
+        rule = _Rule(
+            Fault(fault, status, retry_after, reset_in, delay_ms, size), remaining=count, every=every, path=path
+        )
         with self._lock:
             self._rules.append(rule)
 

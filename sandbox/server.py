@@ -9,7 +9,7 @@ import socket
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, urlencode, urlsplit
 
 from sandbox.faults import FaultInjector
 from sandbox.messages import Request, Response, TrackerApi
@@ -143,6 +143,8 @@ class _Handler(BaseHTTPRequestHandler):
             return
         if fault is not None and fault.fault in ("status", "rate_limit", "secondary_rate_limit"):
             response = server.api.fault_response(fault, request)
+        elif fault is not None and fault.fault == "endless":
+            response = Response.json([], headers=[("Link", _next_page_link(server.base_url, split))])
         else:
             try:
                 response = server.api.handle(request)
@@ -157,6 +159,9 @@ class _Handler(BaseHTTPRequestHandler):
         elif fault is not None and fault.fault == "incomplete":
             payload = payload[: len(payload) // 2]
             self.close_connection = True
+        elif fault is not None and fault.fault == "oversize":
+            payload += b" " * fault.size
+            declared = len(payload)
         # Count before answering, so that a client that has its answer always sees it counted.
         server.stats.record(server.kind, response.status, fault=fault is not None)
         self.send_response(response.status)
@@ -167,4 +172,27 @@ class _Handler(BaseHTTPRequestHandler):
             self.send_header(name, value)
         self.end_headers()
         if self.command != "HEAD" and response.status not in _NO_BODY_STATUSES:
-            self.wfile.write(payload)
+            if fault is not None and fault.fault == "trickle":
+                self._trickle(payload, fault.delay_ms / 1000)
+            else:
+                self.wfile.write(payload)
+
+    def _trickle(self, payload: bytes, delay: float) -> None:
+        """Send the body one byte at a time, `delay` seconds apart, until done or the client hangs up."""
+        self.wfile.flush()
+        for index in range(len(payload)):
+            time.sleep(delay)
+            try:
+                self.wfile.write(payload[index : index + 1])
+                self.wfile.flush()
+            except OSError:
+                self.close_connection = True
+                return
+
+
+def _next_page_link(base_url: str, split) -> str:
+    """A Link header naming the next page (`page` + 1) of the requested URL."""
+    query = parse_qs(split.query, keep_blank_values=True)
+    page = int((query.get("page") or ["1"])[0]) + 1
+    query["page"] = [str(page)]
+    return f'<{base_url}{split.path}?{urlencode(query, doseq=True)}>; rel="next"'

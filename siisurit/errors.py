@@ -19,6 +19,10 @@ class TransientError(SiisuritError):
         self.retry_after = retry_after
 
 
+class DeadlineError(PermanentError):
+    """The job's time is up (SII_ASYNC_QUEUE_TIMEOUT_IN_SECONDS): stopped, not retried; committed pages stay."""
+
+
 class AlreadyRunningError(SiisuritError):
     """Another job of the same kind already runs on the same project."""
 

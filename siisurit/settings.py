@@ -120,6 +120,13 @@ if SII_REDIS_CACHE_URL == SII_REDIS_URL:
 # --- Job queue -------------------------------------------------------------------------------------------------
 SII_USE_ASYNC_QUEUE = ENV.bool("SII_USE_ASYNC_QUEUE", True)
 SII_ASYNC_QUEUE_TIMEOUT_IN_SECONDS = ENV.int("SII_ASYNC_QUEUE_TIMEOUT_IN_SECONDS", 900, minimum=1)
+# Downloads: retries in place of one request (siisurit/retry_policy.py) and limits (siisurit/connectors/limits.py).
+SII_HTTP_ATTEMPTS = ENV.int("SII_HTTP_ATTEMPTS", 6, minimum=1)
+SII_HTTP_RETRY_BACKOFF_IN_SECONDS = ENV.int("SII_HTTP_RETRY_BACKOFF_IN_SECONDS", 1, minimum=0)
+SII_HTTP_RETRY_WAIT_MAX_IN_SECONDS = ENV.int("SII_HTTP_RETRY_WAIT_MAX_IN_SECONDS", 60, minimum=1)
+SII_HTTP_REQUEST_BUDGET_IN_SECONDS = ENV.int("SII_HTTP_REQUEST_BUDGET_IN_SECONDS", 120, minimum=1)
+SII_HTTP_MAX_RESPONSE_BYTES = ENV.int("SII_HTTP_MAX_RESPONSE_BYTES", 50_000_000, minimum=1024)
+SII_DOWNLOAD_MAX_PAGES = ENV.int("SII_DOWNLOAD_MAX_PAGES", 10_000, minimum=1)
 # The job runner the management commands use; `siisurit/` itself never imports Celery.
 SII_JOB_RUNNER = "workers.dispatch.CeleryJobRunner" if SII_USE_ASYNC_QUEUE else "siisurit.jobs.InProcessJobRunner"
 # Celery settings (namespace CELERY) are defined in workers/settings.py and merged here.

@@ -27,6 +27,9 @@ TEST_CACHE_DATABASE = TEST_BROKER_DATABASE + 1
 
 os.environ.setdefault("SII_DATA_DIR", str(_REPO / ".siisurit" / "test"))
 os.environ.setdefault("SII_ENV_FILE", str(_REPO / ".siisurit" / "no-such-env-file"))
+# One attempt per tracker request unless a test asks for more: connector tests see each fault as it is; retries in
+# place are tested with their own settings (tests/test_retry_in_place.py, tests/reliability/).
+os.environ.setdefault("SII_HTTP_ATTEMPTS", "1")
 
 # Child processes inherit the final URLs (below) and this marker naming the test process that prepared them, and
 # use them as they are; pytest-xdist's workers inherit the controller's, which they replace by their own.

@@ -11,6 +11,7 @@ from celery.result import AsyncResult
 
 from siisurit.environment import Environment
 from siisurit.errors import AlreadyRunningError, PermanentError, TransientError
+from siisurit.retry_policy import RequestPolicy, backoff_wait, duration_text
 from tests.worker import flaky, permanent, redis_test_client
 from workers.app import app
 from workers.retry import is_retryable, retry_countdown
@@ -39,13 +40,13 @@ def test_permanent_errors_and_bugs_are_not_retried(error):
     assert not is_retryable(error)
 
 
-def test_backoff_grows_exponentially_with_jitter_up_to_the_cap():
+def test_backoff_grows_exponentially_with_full_jitter_up_to_the_cap():
     rng = random.Random(1)
     countdowns = [retry_countdown(retries=retries, backoff=10, backoff_max=600, rng=rng) for retries in range(10)]
 
     for retries, countdown in enumerate(countdowns):
-        exponential = min(600, 10 * 2**retries)
-        assert exponential / 2 <= countdown <= exponential
+        assert 0 <= countdown <= min(600, 10 * 2**retries)
+    assert max(countdowns) > 300, "full jitter still reaches towards the cap"
     assert max(countdowns) <= 600
 
 
@@ -106,3 +107,34 @@ def test_transient_failure_gives_up_after_max_retries(celery_worker_thread):
         result.get(timeout=60)
 
     assert int(redis_test_client().get("siisurit-test:hopeless:attempts")) == flaky.max_retries + 1
+
+
+# --- The request level (retries in place) ----------------------------------------------------------------------
+
+
+def test_request_policy_waits_with_full_jitter_until_its_attempts_are_spent():
+    policy = RequestPolicy(attempts=4, backoff=1, wait_max=60)
+
+    waits = [policy.wait(retries) for retries in range(4)]
+
+    assert [wait is None for wait in waits] == [False, False, False, True], "4 attempts: 3 waits"
+    assert all(0 <= wait <= 2**retries for retries, wait in enumerate(waits[:3]))
+
+
+def test_request_policy_honours_retry_after_up_to_its_cap_and_hands_longer_waits_to_the_job():
+    policy = RequestPolicy(attempts=6, backoff=1, wait_max=60)
+
+    assert policy.wait(0, retry_after=30) == 30
+    assert policy.wait(0, retry_after=61) is None, "a longer wait is the job level's (it keeps retry_after)"
+
+
+def test_request_and_job_levels_use_one_backoff():
+    for retries in range(6):
+        job = retry_countdown(retries=retries, backoff=10, backoff_max=600, rng=random.Random(retries))
+        shared = backoff_wait(retries, backoff=10, wait_max=600, rng=random.Random(retries))
+        assert job == shared
+
+
+@pytest.mark.parametrize(("seconds", "text"), [(0.34, "0.3 s"), (12.2, "12 s"), (252, "4 min 12 s")])
+def test_durations_in_messages(seconds, text):
+    assert duration_text(seconds) == text

@@ -1,4 +1,4 @@
-"""The retry policy of all jobs, in one place: which errors are retried, and how long to wait before a retry.
+"""The job level of the retry policy (the request level and the shared backoff: `siisurit/retry_policy.py`).
 
 Retried: `TransientError` (connectors raise it for 429/5xx, timeouts, lost connections; may carry `retry_after`),
 requests' connection errors and timeouts, and lost database connections. Never retried: `PermanentError` (bad
@@ -15,6 +15,7 @@ import psycopg
 import requests
 
 from siisurit.errors import AlreadyRunningError, PermanentError, TransientError
+from siisurit.retry_policy import backoff_wait
 
 RETRYABLE_ERRORS: tuple[type[BaseException], ...] = (
     TransientError,
@@ -40,15 +41,10 @@ def retry_countdown(
     retry_after: float | None = None,
     rng: random.Random | None = None,
 ) -> float:
-    """Seconds to wait before retry number `retries + 1`.
+    """Seconds to wait before job retry number `retries + 1`: the backoff of `siisurit.retry_policy`.
 
-    Exponential backoff (backoff, 2x, 4x, ...) with "equal jitter" (a random value in the upper half, so that
-    jobs failing together do not retry together), capped at `backoff_max`. A server's `retry_after` (HTTP 429
-    Retry-After) is honoured as a minimum, but also capped: the cap stays below the Redis visibility timeout,
-    which a longer countdown would exceed and so run the retry twice.
+    Exponential from `backoff`, full jitter, capped at `backoff_max`. A server's `retry_after` (kept by the request
+    level when it was longer than its own cap) is honoured as a minimum, but also capped: the cap stays below the
+    Redis visibility timeout, which a longer countdown would exceed and so run the retry twice.
     """
-    exponential = min(backoff_max, backoff * (2 ** max(0, retries)))
-    countdown = (rng or random).uniform(exponential / 2, exponential)
-    if retry_after:
-        countdown = max(countdown, retry_after)
-    return round(min(countdown, backoff_max), 3)
+    return backoff_wait(retries, backoff=backoff, wait_max=backoff_max, retry_after=retry_after, rng=rng)

@@ -15,6 +15,7 @@ from decimal import Decimal
 from typing import Any, ClassVar, Literal
 
 from siisurit.connectors.http import HttpClient, Response, ensure_allowed_url, redact, retry_after_seconds
+from siisurit.connectors.limits import DownloadLimits
 from siisurit.connectors.locations import api_base_url_problem
 from siisurit.connectors.pagination import (
     Page,
@@ -104,9 +105,13 @@ class Connector(ABC):
     #: True when `download(since=cursor)` can fetch only what changed since an earlier download.
     supports_incremental: ClassVar[bool] = False
 
-    def __init__(self, tracker: Any, *, cache: DownloadCache | None = None) -> None:
+    def __init__(
+        self, tracker: Any, *, cache: DownloadCache | None = None, limits: DownloadLimits | None = None
+    ) -> None:
         self.tracker = tracker
         self.cache = cache
+        #: Deadline, request budget, response size and page count (None: the configured ones, no deadline).
+        self.limits = limits
         self.label = f"{tracker.api_kind or self.kind} tracker {tracker.name!r}"
         #: After a download: True if it listed everything (then items not seen were deleted upstream).
         self.is_full = False
@@ -151,7 +156,12 @@ class Connector(ABC):
             headers = self.auth_headers()
             secrets = [self.token, *self.extra_secrets(), *(value.split(" ")[-1] for value in headers.values())]
             self._client = HttpClient(
-                label=self.label, headers=headers, secrets=secrets, cache=self.cache, scope=self.base_override()
+                label=self.label,
+                headers=headers,
+                secrets=secrets,
+                cache=self.cache,
+                scope=self.base_override(),
+                limits=self.limits,
             )
         return self._client
 
@@ -195,6 +205,11 @@ class Connector(ABC):
     @property
     def request_count(self) -> int:
         return self._client.request_count if self._client else 0
+
+    @property
+    def retried_in_place_count(self) -> int:
+        """Requests repeated in place after a transient failure (the HTTP client's retries)."""
+        return self._client.retry_count if self._client else 0
 
     @property
     def not_modified_count(self) -> int:

@@ -1,18 +1,22 @@
 """HTTP for connectors: one `requests.Session` per download, failure classification, conditional requests.
 
 Failures become `TransientError` (retry later: 429, 5xx, rate limits, timeouts, dropped connections) or
-`PermanentError` (fix the configuration: 4xx, malformed JSON, plain http to a remote host). Messages name the
-tracker and the HTTP status and never contain the token.
+`PermanentError` (fix the configuration: 4xx, malformed JSON, plain http to a remote host). Transient failures are
+retried in place first (`siisurit.retry_policy.RequestPolicy`); every request keeps to the download's limits
+(`siisurit.connectors.limits`: time budget, deadline, response size, page count). Messages name the tracker and
+the HTTP status and never contain the token.
 """
 
 from __future__ import annotations
 
+import http.client
 import ipaddress
 import json
 import logging
 import re
+import socket
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
@@ -20,10 +24,13 @@ from typing import Any
 from urllib.parse import urlencode, urljoin, urlsplit, urlunsplit
 
 import requests
+import urllib3
 from requests.structures import CaseInsensitiveDict
 
+from siisurit.connectors.limits import DownloadLimits
 from siisurit.downloads.cache import DownloadCache
-from siisurit.errors import PermanentError, TransientError
+from siisurit.errors import DeadlineError, PermanentError, TransientError
+from siisurit.retry_policy import RequestPolicy, duration_text
 
 _log = logging.getLogger(__name__)
 
@@ -35,6 +42,14 @@ SNIPPET_LENGTH = 60
 USER_AGENT = "Siisurit (https://github.com/roskakori/siisurit)"
 _RATE_LIMIT_MESSAGES = ("api rate limit exceeded", "you have exceeded a secondary rate limit")
 _SECONDARY_RATE_LIMIT_WAIT_IN_SECONDS = 60.0
+_CONNECTION_FAILURES: tuple[tuple[type[BaseException], str], ...] = (
+    (ConnectionRefusedError, "connection refused"),
+    (http.client.RemoteDisconnected, "connection closed without an answer"),
+    (ConnectionResetError, "connection reset"),
+    (socket.gaierror, "host name not found"),
+    (http.client.IncompleteRead, "connection closed in the middle of the answer"),
+    (urllib3.exceptions.ProtocolError, "connection broken"),
+)
 _SECRET_QUERY_PATTERN = re.compile(r"(?i)\b(private_token|access_token|api_?key|apikey|token|password|secret)=[^&\s#]+")
 _URL_USERINFO_PATTERN = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://)[^/\s@]+@")
 _HINTS = {
@@ -142,6 +157,28 @@ def retry_after_seconds(headers: Mapping[str, str]) -> float | None:
     return None
 
 
+def _host(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.hostname}:{parts.port}" if parts.port else str(parts.hostname)
+
+
+def connection_failure(error: BaseException) -> str:
+    """A short reason for a failed connection (`connection refused`, …) instead of urllib3's nested repr."""
+    seen = set()
+    pending: list[BaseException] = [error]
+    while pending:
+        current = pending.pop()
+        if id(current) in seen:
+            continue
+        seen.add(id(current))
+        for kind, text in _CONNECTION_FAILURES:
+            if isinstance(current, kind):
+                return text
+        pending.extend(item for item in (*current.args, current.__cause__, current.__context__) if item is not None)
+        pending.extend(item for item in (getattr(current, "reason", None),) if isinstance(item, BaseException))
+    return "connection failed"
+
+
 def _server_message(response: requests.Response) -> str:
     try:
         data = response.json()
@@ -197,12 +234,20 @@ class HttpClient:
         cache: DownloadCache | None = None,
         timeout: tuple[float, float] = (CONNECT_TIMEOUT_IN_SECONDS, READ_TIMEOUT_IN_SECONDS),
         scope: str | None = None,
+        policy: RequestPolicy | None = None,
+        limits: DownloadLimits | None = None,
+        sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self.label = label
         #: When set (the tracker's api_base_url), every request and redirect must stay under this URL.
         self.scope = scope
         self.cache = cache
         self.timeout = timeout
+        self.policy = policy if policy is not None else RequestPolicy.from_settings()
+        self.limits = limits if limits is not None else DownloadLimits()
+        self._sleep = sleep
+        #: Attempts repeated in place after a transient failure (all requests of this client).
+        self.retry_count = 0
         self.request_count = 0
         self.not_modified_count = 0
         self._secrets = [secret for secret in secrets if secret]
@@ -226,6 +271,11 @@ class HttpClient:
         `page` is the number of this request within a listing: a failure of a later page names that page and does
         not send the user to the configuration, which the earlier pages already proved right.
         """
+        if page > self.limits.max_pages:
+            raise PermanentError(
+                f"{self.label}: stopped after {self.limits.max_pages} pages of one listing, the limit "
+                f"(SII_DOWNLOAD_MAX_PAGES); the tracker still names a next page of {self.redact(urlsplit(url).path)}"
+            )
         full_url = url_with_params(url, params)
         cached = self.cache.page(full_url) if conditional and self.cache is not None else None
         headers = {}
@@ -257,9 +307,8 @@ class HttpClient:
                 raise PermanentError(
                     f"{self.label}: refusing {self.redact(urlsplit(url).path)!r}: requests stay under api_base_url"
                 )
-            response = self._request_once(method, url, headers=headers, json_body=json_body)
+            response = self._request_with_retries(method, url, headers=headers, json_body=json_body, page=page)
             if not response.is_redirect:
-                self._raise_for_status(response, page)
                 return response
             target = urljoin(url, response.headers["Location"])
             if urlsplit(target).netloc != host:
@@ -272,24 +321,110 @@ class HttpClient:
                 method, json_body = "GET", None
         raise PermanentError(f"{self.label}: more than {MAX_REDIRECTS} redirects")
 
-    def _request_once(self, method: str, url: str, *, headers: Mapping[str, str] | None, json_body: Any):
-        """The request, repeated once at once if the connection dropped (a stale keep-alive connection)."""
-        for attempt in (1, 2):
-            self.request_count += 1
+    def _request_with_retries(
+        self, method: str, url: str, *, headers: Mapping[str, str] | None, json_body: Any, page: int
+    ) -> requests.Response:
+        """The request, retried in place on transient failures as `self.policy` allows and the deadline permits.
+
+        When the budget is spent the TransientError says what was tried and for how long, and keeps the server's
+        `retry_after` for the job-level retry.
+        """
+        started = time.monotonic()
+        retries = 0
+        while True:
             try:
-                return self._session.request(
-                    method, url, headers=headers, json=json_body, timeout=self.timeout, allow_redirects=False
+                response = self._request_once(method, url, headers=headers, json_body=json_body)
+                if not response.is_redirect:
+                    self._raise_for_status(response, page)
+                return response
+            except TransientError as error:
+                wait = self.policy.wait(retries, error.retry_after)
+                seconds_left = self.limits.seconds_left()
+                if wait is not None and seconds_left is not None and wait >= seconds_left:
+                    wait = None
+                if wait is None:
+                    raise self._given_up(error, retries + 1, time.monotonic() - started) from None
+                retries += 1
+                self.retry_count += 1
+                _log.info("%s, attempt %d of %d in %.1f s", error, retries + 1, self.policy.attempts, wait)
+                self._sleep(wait)
+
+    def _given_up(self, error: TransientError, attempts: int, seconds: float) -> TransientError:
+        if attempts == 1:
+            return error
+        reason = str(error).removeprefix(f"{self.label}: ")
+        return TransientError(
+            f"{self.label}: gave up after {attempts} attempts over {duration_text(seconds)}: {reason}",
+            retry_after=error.retry_after,
+        )
+
+    def _request_once(
+        self, method: str, url: str, *, headers: Mapping[str, str] | None, json_body: Any
+    ) -> requests.Response:
+        """One attempt: the answer with its whole body, read within the request's time budget and size limit."""
+        self._check_deadline()
+        ends_at = self.limits.request_end()
+        budget = ends_at - time.monotonic()
+        timeout = (min(self.timeout[0], budget), min(self.timeout[1], budget))
+        self.request_count += 1
+        response = None
+        try:
+            response = self._session.request(
+                method, url, headers=headers, json=json_body, timeout=timeout, allow_redirects=False, stream=True
+            )
+            response._content = self._body(response, ends_at)
+            return response
+        except (requests.Timeout, urllib3.exceptions.TimeoutError):
+            self._check_deadline(f" while waiting for {self.redact(urlsplit(url).path)}")
+            raise TransientError(f"{self.label}: no answer within {timeout[1]:g} s ({_host(url)})") from None
+        except (
+            requests.ConnectionError,
+            requests.exceptions.ChunkedEncodingError,
+            urllib3.exceptions.HTTPError,
+        ) as error:
+            raise TransientError(f"{self.label}: {connection_failure(error)} ({_host(url)})") from None
+        except requests.RequestException as error:
+            raise TransientError(f"{self.label}: request failed: {self.redact(str(error))}") from None
+        finally:
+            if response is not None:
+                response.close()
+
+    def _check_deadline(self, doing: str = "") -> None:
+        """Raise DeadlineError if the job's time is up (`doing` says what was going on)."""
+        seconds_left = self.limits.seconds_left()
+        if seconds_left is not None and seconds_left <= 0:
+            raise DeadlineError(
+                f"{self.label}: stopped at the job's time limit of {duration_text(self.limits.time_limit or 0)} "
+                f"(SII_ASYNC_QUEUE_TIMEOUT_IN_SECONDS){doing}; the pages downloaded so far are kept"
+            )
+
+    def _body(self, response: requests.Response, ends_at: float) -> bytes:
+        """The body, read in pieces as they arrive: a trickling answer cannot outlast the budget, nor a huge one
+        the memory."""
+        limit = self.limits.max_response_bytes
+        path = self.redact(urlsplit(response.url).path)
+        declared = (response.headers.get("Content-Length") or "").strip()
+        too_large = f"{self.label}: the answer for {path} is larger than the limit of {limit:,} bytes " + (
+            "(SII_HTTP_MAX_RESPONSE_BYTES)"
+        )
+        if declared.isdigit() and int(declared) > limit:
+            raise PermanentError(too_large)
+        pieces, size = [], 0
+        while True:
+            if time.monotonic() > ends_at:
+                self._check_deadline(f" while {path} was still arriving ({size:,} bytes)")
+                raise TransientError(
+                    f"{self.label}: the answer for {path} took longer than the request budget of "
+                    f"{duration_text(self.limits.request_budget)} (SII_HTTP_REQUEST_BUDGET_IN_SECONDS; "
+                    f"{size:,} bytes arrived)"
                 )
-            except requests.Timeout as error:
-                raise TransientError(f"{self.label}: timeout: {self.redact(str(error))}") from None
-            except (requests.ConnectionError, requests.exceptions.ChunkedEncodingError) as error:
-                if attempt == 1:
-                    _log.info("%s: connection dropped, retrying once at once", self.label)
-                    continue
-                raise TransientError(f"{self.label}: connection failed: {self.redact(str(error))}") from None
-            except requests.RequestException as error:
-                raise TransientError(f"{self.label}: request failed: {self.redact(str(error))}") from None
-        raise AssertionError("unreachable")
+            piece = response.raw.read1(65536, decode_content=True)
+            if not piece:
+                return b"".join(pieces)
+            size += len(piece)
+            if size > limit:
+                raise PermanentError(too_large)
+            pieces.append(piece)
 
     def _raise_for_status(self, response: requests.Response, page: int = 1) -> None:
         status = response.status_code

@@ -21,6 +21,7 @@ from typing import Any
 from django.db import DataError, IntegrityError, transaction
 
 from siisurit.connectors import connector_class
+from siisurit.connectors.limits import DownloadLimits
 from siisurit.connectors.records import RecordPage
 from siisurit.downloads.cache import DownloadCache, download_cache_client
 from siisurit.downloads.last_download import tracker_last_download_record
@@ -35,7 +36,7 @@ from siisurit.downloads.upsert import (
 )
 from siisurit.downloads.user_mapping import user_resolver_for_tracker
 from siisurit.errors import PermanentError, SiisuritError
-from siisurit.jobs import Progress
+from siisurit.jobs import Progress, job_started_at
 from siisurit.models import Tracker
 
 _log = logging.getLogger(__name__)
@@ -156,7 +157,8 @@ def _tracker_download(*, tracker_id: str, full: bool, progress: Progress | None)
     upsert = tracker_tasks_upsert if connector_type.holds == "tasks" else tracker_work_entries_upsert
     counts = UpsertCounts()
     pages = items = deleted = 0
-    with connector_type(tracker, cache=cache) as connector:
+    limits = DownloadLimits.from_settings(started=job_started_at())
+    with connector_type(tracker, cache=cache, limits=limits) as connector:
         batch: list = []
         unchanged_ids: list[str] = []
         cache_entries: list = []
@@ -208,6 +210,7 @@ def _tracker_download(*, tracker_id: str, full: bool, progress: Progress | None)
         is_full = connector.is_full
         cursor = connector.cursor
         request_count, not_modified = connector.request_count, connector.not_modified_count
+        retried_in_place = connector.retried_in_place_count
     cache_state = {**cache_state, "cursor": cursor, **({"full_at": now.isoformat()} if is_full else {})}
     summary = {
         "tracker": tracker.name,
@@ -217,6 +220,7 @@ def _tracker_download(*, tracker_id: str, full: bool, progress: Progress | None)
         "pages": pages,
         "requests": request_count,
         "not_modified": not_modified,
+        "retried_in_place": retried_in_place,
         "items": items,
         "created": counts.created,
         "updated": counts.updated,

@@ -10,6 +10,7 @@ for the runner named by `settings.SII_JOB_RUNNER` (Celery's lives in `workers.di
 
 from __future__ import annotations
 
+import contextvars
 import inspect
 import time
 from collections.abc import Callable, Iterator
@@ -34,6 +35,14 @@ Summary = dict[str, Any]
 #: report rebuilds and housekeeping jobs. A worker started without `-Q` consumes all of them.
 QUEUES = ("download", "matching", "maintenance")
 DEFAULT_QUEUE = "maintenance"
+
+
+_job_started: contextvars.ContextVar[float | None] = contextvars.ContextVar("job_started", default=None)
+
+
+def job_started_at() -> float | None:
+    """When (`time.monotonic()`) the outermost job this code runs in started; its deadline counts from there."""
+    return _job_started.get()
 
 
 def running_job_id() -> str:
@@ -125,9 +134,14 @@ def job_execute(name: str, kwargs: dict[str, Any], *, job_id: str, progress: Pro
     call_kwargs = dict(kwargs)
     if progress is not None and _accepts_progress(job.service):
         call_kwargs["progress"] = progress
-    with job_context(job.lock_name(kwargs), job_id=job_id, project=job_project_label(kwargs)):
-        started = time.monotonic()
-        summary = job.service(**call_kwargs) or {}
+    started = time.monotonic()
+    token = _job_started.set(started) if _job_started.get() is None else None
+    try:
+        with job_context(job.lock_name(kwargs), job_id=job_id, project=job_project_label(kwargs)):
+            summary = job.service(**call_kwargs) or {}
+    finally:
+        if token is not None:
+            _job_started.reset(token)
     return summary_compact({"job": name, **summary, "duration_seconds": round(time.monotonic() - started, 3)})
 
 
