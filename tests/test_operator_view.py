@@ -147,6 +147,15 @@ def test_the_summary_counts_the_time_since_enqueued_and_the_attempts(celery_work
     call_command(FlakyCommand(), "--timeout", "30", stdout=stdout)
 
     assert " after 3 attempts (job " in stdout.getvalue()
+    summary = json.loads(call_command_json(FlakyCommand()))
+    assert summary["attempts"] == 3 and summary["since_enqueued_seconds"] >= summary["duration_seconds"]
+
+
+def call_command_json(command: JobCommand) -> str:
+    """The summary a job command prints at verbosity 2 (one JSON object after `done (job …)`)."""
+    stdout = io.StringIO()
+    call_command(command, "--timeout", "30", stdout=stdout, verbosity=2)
+    return stdout.getvalue().split(") ", 1)[1]
 
 
 def test_jobs_are_sent_with_their_subject_by_codes_for_flower_and_an_id_telling_when(clean_queues, transactional_db):

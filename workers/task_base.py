@@ -10,7 +10,7 @@ from typing import Any
 from celery import Task
 from django.conf import settings
 
-from siisurit.ids import new_id
+from siisurit.ids import new_id, uuid7_seconds
 from siisurit.jobs import Progress, Summary, job_execute
 from siisurit.jobs.subject import job_kwargs_repr
 from workers.deliveries import check_deliveries, delivery_count
@@ -28,7 +28,8 @@ PROGRESS_INTERVAL_SECONDS = 0.25
 class JobTask(Task):
     """A task that runs job `job_name` (see siisurit/jobs.py) with the keyword arguments it was sent.
 
-    Retry policy declared here once for all jobs; the summary returned gains `retries`.
+    Retry policy declared here once for all jobs; the summary returned gains `retries`, `attempts` and
+    `since_enqueued_seconds` (over all attempts, where `duration_seconds` is the last attempt's).
     """
 
     abstract = True
@@ -87,7 +88,9 @@ class JobTask(Task):
             if not self.request.is_eager:
                 self.send_progress_event(self.request.id, self.request.hostname, retry_text(retry))
             raise self.retry(exc=error, countdown=countdown) from error
-        return {**summary, "retries": retries}
+        enqueued = uuid7_seconds(self.request.id)
+        since_enqueued = round(time.time() - enqueued, 3) if enqueued else None
+        return {**summary, "retries": retries, "attempts": retries + 1, "since_enqueued_seconds": since_enqueued}
 
     def progress_publisher(self) -> Progress:
         """A `progress(current, total, what)` callback that stores state PROGRESS for Flower and waiting commands."""

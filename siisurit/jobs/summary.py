@@ -5,8 +5,9 @@ from __future__ import annotations
 import json
 from typing import Any
 
-#: Celery shows a result in its events (and so in Flower) cut at 1024 characters of its repr.
-SUMMARY_MAX_CHARACTERS = 1000
+#: Celery shows a result in its events (and so in Flower) cut at 1024 characters of its repr; the queue adds
+#: retries, attempts and the time since enqueued after compaction.
+SUMMARY_MAX_CHARACTERS = 900
 # Keys a reader of a compacted summary does not miss: ids are in the job's arguments, the rest in the log line.
 _DETAIL_KEYS = frozenset({"kind", "pages", "requests", "not_modified", "duration", "statements"})
 
