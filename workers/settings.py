@@ -77,6 +77,11 @@ def celery_settings(env: Environment, *, broker_url: str, job_timeout: int) -> d
         # lost connection, so there is no second copy of a running job to cancel either.
         "CELERY_BROKER_TRANSPORT": BROKER_TRANSPORT,
         "CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS": False,
+        # Soft shutdown (SIGQUIT, and SIGTERM where REMAP_SIGTERM=SIGQUIT as in docker-compose.yml and Procfile.dev):
+        # running jobs get this long to finish; the rest are cancelled and go back to the queue at once (late
+        # acknowledgement, reject on worker lost), so another worker starts them within seconds, not after the
+        # visibility timeout. Keep it below the compose stop_grace_period (40 s).
+        "CELERY_WORKER_SOFT_SHUTDOWN_TIMEOUT": float(env.int("SII_WORKER_SOFT_SHUTDOWN_IN_SECONDS", 20, minimum=0)),
         "CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP": True,
         # Must exceed the longest job and the longest retry countdown (see above); set for the broker AND the
         # result backend, or Celery silently keeps its 1-hour default for one of them.

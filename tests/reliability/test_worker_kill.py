@@ -109,3 +109,34 @@ def test_sigterm_finishes_the_running_job_and_no_half_written_page_is_ever_visib
         assert handle.wait(timeout=5).ok
         assert all(count % PAGE_SIZE == 0 or count == ENTRY_COUNT for count in seen_counts), seen_counts
         assert_downloaded_exactly_once(tracker, slow_sandbox, [worker])
+
+
+SOFT_SHUTDOWN = {"REMAP_SIGTERM": "SIGQUIT", "SII_WORKER_SOFT_SHUTDOWN_IN_SECONDS": "2"}
+
+
+def test_sigterm_with_soft_shutdown_hands_a_long_job_to_another_worker_within_seconds(clean_queues):
+    from sandbox import SandboxTrackers
+
+    with SandboxTrackers(seed=7, task_count=5, entry_count=ENTRY_COUNT, other_entry_count=0) as sandbox:
+        sandbox.set_latency(1500, kind="kimai")  # 6 pages: about 9 s, longer than the soft shutdown
+        tracker = sandbox_project(sandbox).trackers.get()
+        environment = {**FAST_RETRIES, **SOFT_SHUTDOWN}
+        with Worker(pool="prefork", concurrency=1, env=environment) as first:
+            first.wait_ready(app)
+            handle = start_job("download_tracker", tracker_id=str(tracker.id))
+            wait_for(lambda: sandbox.stats["kimai"]["requests"] >= 2, timeout=30, what="download half way")
+            with Worker(pool="prefork", concurrency=1, env=environment) as second:
+                second.wait_ready(app)
+                first.signal(signal.SIGTERM)  # what `docker stop` sends
+                stopped_at = time.monotonic()
+
+                wait_for(lambda: "received" in second.output(), timeout=20, what="the job handed on")
+                handed_on_after = time.monotonic() - stopped_at
+                wait_for(lambda: "downloaded kimai-tracker" in second.output(), timeout=60, what="download done")
+                first.process.wait(timeout=30)
+
+                assert handed_on_after < 10, f"handed on after {handed_on_after:.1f} s"
+                assert "Initiating Soft Shutdown, terminating in 2.0 seconds" in first.output()
+                wait_for(lambda: AsyncResult(handle.job_id, app=app).state == "SUCCESS", timeout=10, what="SUCCESS")
+                assert_downloaded_exactly_once(tracker, sandbox, [first, second])
+                print(f"soft shutdown: the job was handed on after {handed_on_after:.1f} s")
