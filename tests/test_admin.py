@@ -3,29 +3,18 @@
 from __future__ import annotations
 
 import pytest
-from django.test import Client
 
 from sandbox import SandboxTrackers
 from siisurit.downloads.service import tracker_download
 from siisurit.errors import PermanentError
 from siisurit.models import DownloadOutcome, Tracker
 from siisurit.secrets import Secret
-from tests.factories import make_organization, make_project, make_task, make_tracker, make_user, make_work_entry
+from tests.factories import make_organization, make_project, make_task, make_tracker, make_work_entry
 
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def sandbox():
-    with SandboxTrackers(seed=13, task_count={"github": 30}, entry_count={"kimai": 0, "clockodo": 0}) as trackers:
-        yield trackers
-
-
-@pytest.fixture
-def admin_client() -> Client:
-    client = Client()
-    client.force_login(make_user("operator", is_staff=True, is_superuser=True))
-    return client
+# `admin_client` (pytest-django): a client logged in as a superuser.
 
 
 def github_tracker(sandbox, name: str = "webshop-github") -> Tracker:
@@ -35,22 +24,22 @@ def github_tracker(sandbox, name: str = "webshop-github") -> Tracker:
     )
 
 
-def test_the_tracker_keeps_how_its_last_download_ended(sandbox):
-    tracker = github_tracker(sandbox)
+def test_the_tracker_keeps_how_its_last_download_ended():
+    with SandboxTrackers(seed=13, task_count={"github": 30}, entry_count={"kimai": 0, "clockodo": 0}) as sandbox:
+        tracker = github_tracker(sandbox)
+        summary = tracker_download(tracker_id=str(tracker.id))
+        tracker.refresh_from_db()
+        assert (tracker.last_download_outcome, tracker.last_download_items, tracker.last_download_error) == (
+            DownloadOutcome.SUCCEEDED,
+            summary["items"],
+            "",
+        )
+        succeeded_at, last_success = tracker.last_download_at, tracker.last_downloaded_at
 
-    summary = tracker_download(tracker_id=str(tracker.id))
-    tracker.refresh_from_db()
-    assert (tracker.last_download_outcome, tracker.last_download_items, tracker.last_download_error) == (
-        DownloadOutcome.SUCCEEDED,
-        summary["items"],
-        "",
-    )
-    succeeded_at, last_success = tracker.last_download_at, tracker.last_downloaded_at
-
-    tracker.api_token = Secret("wrong-token-of-the-test")
-    tracker.save()
-    with pytest.raises(PermanentError) as failure:
-        tracker_download(tracker_id=str(tracker.id))
+        tracker.api_token = Secret("wrong-token-of-the-test")
+        tracker.save()
+        with pytest.raises(PermanentError) as failure:
+            tracker_download(tracker_id=str(tracker.id))
     tracker.refresh_from_db()
 
     assert tracker.last_download_outcome == DownloadOutcome.FAILED
