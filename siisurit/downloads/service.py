@@ -15,12 +15,14 @@ import time
 import uuid
 from collections import deque
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from django.db import DataError, IntegrityError, transaction
 
 from siisurit.connectors import connector_class
+from siisurit.connectors.base import Connector
 from siisurit.connectors.limits import DownloadLimits
 from siisurit.connectors.records import RecordPage
 from siisurit.downloads.cache import DownloadCache, download_cache_client
@@ -34,7 +36,7 @@ from siisurit.downloads.upsert import (
     tracker_unseen_delete,
     tracker_work_entries_upsert,
 )
-from siisurit.downloads.user_mapping import user_resolver_for_tracker
+from siisurit.downloads.user_mapping import UserResolver, user_resolver_for_tracker
 from siisurit.errors import PermanentError, SiisuritError
 from siisurit.jobs import Progress, job_started_at
 from siisurit.models import Tracker
@@ -136,9 +138,44 @@ def tracker_download(*, tracker_id: str, full: bool = False, progress: Progress 
     return summary
 
 
+@dataclass
+class _Download:
+    """One download of one tracker: what it reads from, where it writes, and what it found so far."""
+
+    tracker: Tracker
+    connector_type: type[Connector]
+    resolver: UserResolver
+    cache: DownloadCache
+    cache_state: dict[str, Any]
+    since: str | None
+    now: datetime
+    started: float
+    counts: UpsertCounts = field(default_factory=UpsertCounts)
+    pages: int = 0
+    items: int = 0
+    deleted: int = 0
+
+
 def _tracker_download(*, tracker_id: str, full: bool, progress: Progress | None) -> dict:
-    started = time.monotonic()
-    now = datetime.now(tz=UTC)
+    download = _download_prepare(tracker_id=tracker_id, full=full)
+    limits = DownloadLimits.from_settings(started=job_started_at())
+    with download.connector_type(download.tracker, cache=download.cache, limits=limits) as connector:
+        seen_ids_begin()
+        try:
+            _pages_store(download, connector, progress)
+            if connector.is_full:
+                with transaction.atomic():
+                    download.deleted = tracker_unseen_delete(
+                        tracker_id=download.tracker.id, holds=download.connector_type.holds
+                    )
+        finally:
+            seen_ids_end(used=connector.is_full)
+        return _download_finish(download, connector)
+
+
+def _download_prepare(*, tracker_id: str, full: bool) -> _Download:
+    """Load the tracker, keep or start the cache generation, and choose a complete or an incremental download."""
+    started, now = time.monotonic(), datetime.now(tz=UTC)
     tracker = Tracker.objects.select_related("project__organization", "user_mapping").get(id=tracker_id)
     connector_type = connector_class(tracker.api_kind)
     resolver = user_resolver_for_tracker(tracker=tracker)
@@ -154,88 +191,102 @@ def _tracker_download(*, tracker_id: str, full: bool, progress: Progress | None)
     since = cache_state.get("cursor")
     if full or not connector_type.supports_incremental or _is_full_due(cache_state, now):
         since = None
-    upsert = tracker_tasks_upsert if connector_type.holds == "tasks" else tracker_work_entries_upsert
-    counts = UpsertCounts()
-    pages = items = deleted = 0
-    limits = DownloadLimits.from_settings(started=job_started_at())
-    with connector_type(tracker, cache=cache, limits=limits) as connector:
-        batch: list = []
-        unchanged_ids: list[str] = []
-        cache_entries: list = []
+    return _Download(tracker, connector_type, resolver, cache, cache_state, since, now, started)
 
-        def flush() -> None:
-            """Commit the collected records, then let the cache remember the pages they came from."""
-            if not (batch or unchanged_ids or cache_entries):
-                return
-            try:
-                with transaction.atomic():
-                    batch_counts = upsert(
-                        tracker_id=tracker.id, records=batch, resolver=resolver, track_seen=connector.is_full
-                    )
-                    if connector.is_full and unchanged_ids:
-                        seen_ids_add(unchanged_ids)
-            except (DataError, IntegrityError) as error:
-                # Values too long for their column, two tasks with one code: the tracker's data, not ours.
-                reason = str(error).strip().splitlines()[0]
-                raise PermanentError(f"{tracker.name}: the tracker sent data that cannot be stored: {reason}") from None
-            if cache_entries:
-                cache.store_pages(cache_entries)
-            batch_counts.unchanged += len(unchanged_ids)
-            counts.add(batch_counts)
-            for collected in (batch, unchanged_ids, cache_entries):
-                collected.clear()
 
-        seen_ids_begin()
+class _BatchWriter:
+    """Collects records of fetched pages and commits them in batches; the cache then remembers those pages."""
+
+    def __init__(self, download: _Download, connector: Connector) -> None:
+        self.download = download
+        self.connector = connector
+        holds_tasks = download.connector_type.holds == "tasks"
+        self.upsert = tracker_tasks_upsert if holds_tasks else tracker_work_entries_upsert
+        self.records: list = []
+        self.unchanged_ids: list[str] = []
+        self.cache_entries: list = []
+
+    def add(self, page: RecordPage) -> None:
+        self.records.extend(page.records)
+        self.unchanged_ids.extend(page.unchanged_ids)
+        self.cache_entries.extend(page.cache_entries)
+        if len(self.records) + len(self.unchanged_ids) >= BATCH_SIZE:
+            self.flush()
+
+    def flush(self) -> None:
+        """Commit the collected records, then let the cache remember the pages they came from."""
+        if not (self.records or self.unchanged_ids or self.cache_entries):
+            return
+        download, is_full = self.download, self.connector.is_full
         try:
-            try:
-                for page in _prefetched(connector.checked_download(since=since)):
-                    batch.extend(page.records)
-                    unchanged_ids.extend(page.unchanged_ids)
-                    cache_entries.extend(page.cache_entries)
-                    pages += 1
-                    items += len(page.records) + len(page.unchanged_ids)
-                    if len(batch) + len(unchanged_ids) >= BATCH_SIZE:
-                        flush()
-                    if progress is not None:
-                        progress(items, page.total, f"{tracker.name}: page {pages}")
-            except SiisuritError:
-                flush()  # keep the complete pages, so that the retry starts from the cache
-                raise
-            flush()
-            if connector.is_full:
-                with transaction.atomic():
-                    deleted = tracker_unseen_delete(tracker_id=tracker.id, holds=connector_type.holds)
-        finally:
-            seen_ids_end(used=connector.is_full)
-        is_full = connector.is_full
-        cursor = connector.cursor
-        request_count, not_modified = connector.request_count, connector.not_modified_count
-        retried_in_place = connector.retried_in_place_count
-    cache_state = {**cache_state, "cursor": cursor, **({"full_at": now.isoformat()} if is_full else {})}
+            with transaction.atomic():
+                batch_counts = self.upsert(
+                    tracker_id=download.tracker.id, records=self.records, resolver=download.resolver, track_seen=is_full
+                )
+                if is_full and self.unchanged_ids:
+                    seen_ids_add(self.unchanged_ids)
+        except (DataError, IntegrityError) as error:
+            # Values too long for their column, two tasks with one code: the tracker's data, not ours.
+            reason = str(error).strip().splitlines()[0]
+            raise PermanentError(
+                f"{download.tracker.name}: the tracker sent data that cannot be stored: {reason}"
+            ) from None
+        if self.cache_entries:
+            download.cache.store_pages(self.cache_entries)
+        batch_counts.unchanged += len(self.unchanged_ids)
+        download.counts.add(batch_counts)
+        for collected in (self.records, self.unchanged_ids, self.cache_entries):
+            collected.clear()
+
+
+def _pages_store(download: _Download, connector: Connector, progress: Progress | None) -> None:
+    """Fetch the pages (one thread ahead) and store them in batches; on failure keep the complete pages stored."""
+    writer = _BatchWriter(download, connector)
+    try:
+        for page in _prefetched(connector.checked_download(since=download.since)):
+            writer.add(page)
+            download.pages += 1
+            download.items += len(page.records) + len(page.unchanged_ids)
+            if progress is not None:
+                progress(download.items, page.total, f"{download.tracker.name}: page {download.pages}")
+    except SiisuritError:
+        writer.flush()  # so that the retry starts from the cache
+        raise
+    writer.flush()
+
+
+def _download_finish(download: _Download, connector: Connector) -> dict:
+    """The summary; the tracker's and the cache's state move on to the new cursor."""
+    tracker, now = download.tracker, download.now
+    cache_state = {
+        **download.cache_state,
+        "cursor": connector.cursor,
+        **({"full_at": now.isoformat()} if connector.is_full else {}),
+    }
     summary = {
         "tracker": tracker.name,
         "tracker_id": str(tracker.id),
         "kind": tracker.api_kind,
-        "full": is_full,
-        "pages": pages,
-        "requests": request_count,
-        "not_modified": not_modified,
-        "retried_in_place": retried_in_place,
-        "items": items,
-        "created": counts.created,
-        "updated": counts.updated,
-        "unchanged": counts.unchanged,
-        "deleted": deleted,
-        "duration": round(time.monotonic() - started, 3),
+        "full": connector.is_full,
+        "pages": download.pages,
+        "requests": connector.request_count,
+        "not_modified": connector.not_modified_count,
+        "retried_in_place": connector.retried_in_place_count,
+        "items": download.items,
+        "created": download.counts.created,
+        "updated": download.counts.updated,
+        "unchanged": download.counts.unchanged,
+        "deleted": download.deleted,
+        "duration": round(time.monotonic() - download.started, 3),
     }
     tracker.download_state = {
         "generation": cache_state["generation"],
-        "cursor": cursor,
+        "cursor": connector.cursor,
         "full_at": cache_state.get("full_at"),
         "last": {key: summary[key] for key in ("full", "items", "created", "updated", "deleted", "requests")},
     }
     tracker.last_downloaded_at = now
     tracker.save(update_fields=["download_state", "last_downloaded_at"])
-    cache.store_state(cache_state)
+    download.cache.store_state(cache_state)
     _log.info("downloaded %s: %s", tracker.name, summary)
     return summary
