@@ -21,10 +21,12 @@ Public API::
 
 ``KINDS`` = ("github", "gitlab", "jira", "youtrack", "kimai", "clockodo").
 
-Constructor ``SandboxTrackers(seed=1, *, ports=None, host="127.0.0.1", task_count=200, entry_count=2000,
-other_entry_count=None, merge_request_count=None, users=None, tokens=None, usernames=None,
-pull_request_every=5, kimai_code_prefix="#", clockodo_code_prefix="DEMO-", youtrack_estimate_field="Estimation",
-youtrack_multi_assignee=False, github_rate_limit=5000, clockodo_page_size=50, latency_ms=0)``:
+Constructor ``SandboxTrackers(config: SandboxConfig | None = None, **fields)``: a ``SandboxConfig`` (a frozen
+dataclass), or its fields as keywords, e.g. ``SandboxTrackers(seed=3, task_count=50)``. Fields and defaults:
+``seed=1, ports=None, host="127.0.0.1", task_count=200, entry_count=2000, other_entry_count=None,
+merge_request_count=None, users=None, tokens=None, usernames=None, pull_request_every=5, kimai_code_prefix="#",
+clockodo_code_prefix="DEMO-", youtrack_estimate_field="Estimation", youtrack_multi_assignee=False,
+github_rate_limit=5000, clockodo_page_size=50, latency_ms=0, faults=()``:
 
 - ``ports``: ``{kind: port}``; missing kinds or 0 mean an ephemeral port. ``host`` must be a loopback address
   (anything else raises ``ValueError``).
@@ -101,6 +103,6 @@ CLI: ``python -m sandbox --ports 18801-18806 --seed 1 --tasks N --entries M`` or
 """
 
 from sandbox.kinds import KINDS
-from sandbox.trackers import SandboxTrackers
+from sandbox.trackers import SandboxConfig, SandboxTrackers
 
-__all__ = ["KINDS", "SandboxTrackers"]
+__all__ = ["KINDS", "SandboxConfig", "SandboxTrackers"]

@@ -8,7 +8,7 @@ import threading
 from collections.abc import Callable
 
 from sandbox.kinds import KINDS
-from sandbox.trackers import DEFAULT_ENTRY_COUNT, DEFAULT_TASK_COUNT, SandboxTrackers
+from sandbox.trackers import DEFAULT_ENTRY_COUNT, DEFAULT_TASK_COUNT, SandboxConfig, SandboxTrackers
 
 DEFAULT_PORTS = "18801-18806"
 
@@ -64,12 +64,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def sandbox_from_options(options: dict) -> SandboxTrackers:
     return SandboxTrackers(
-        seed=options["seed"],
-        ports=options["ports"],
-        host=options["host"],
-        task_count=options["tasks"],
-        entry_count=options["entries"],
-        latency_ms=options["latency_ms"],
+        SandboxConfig(
+            seed=options["seed"],
+            ports=options["ports"],
+            host=options["host"],
+            task_count=options["tasks"],
+            entry_count=options["entries"],
+            latency_ms=options["latency_ms"],
+        )
     )
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -45,40 +45,46 @@ class _TaskTarget:
     index: int | None
 
 
+@dataclass(frozen=True)
+class SandboxConfig:
+    """What the sandbox trackers serve and accept; the package docstring explains each field."""
+
+    seed: int = 1
+    ports: Mapping[str, int] | None = None
+    host: str = "127.0.0.1"
+    task_count: int | Mapping[str, int] = DEFAULT_TASK_COUNT
+    entry_count: int | Mapping[str, int] = DEFAULT_ENTRY_COUNT
+    other_entry_count: int | Mapping[str, int] | None = None
+    merge_request_count: int | None = None
+    users: Iterable[str] | None = None
+    tokens: Mapping[str, str] | None = None
+    usernames: Mapping[str, str] | None = None
+    pull_request_every: int = 5
+    kimai_code_prefix: str = "#"
+    clockodo_code_prefix: str = "DEMO-"
+    youtrack_estimate_field: str = "Estimation"
+    youtrack_multi_assignee: bool = False
+    github_rate_limit: int | None = 5000
+    clockodo_page_size: int = 50
+    latency_ms: int = 0
+    faults: Iterable[Mapping[str, Any]] = ()
+
+
 class SandboxTrackers:
     """All six sandbox trackers; see the package docstring for the public API."""
 
-    def __init__(
-        self,
-        seed: int = 1,
-        *,
-        ports: Mapping[str, int] | None = None,
-        host: str = "127.0.0.1",
-        task_count: int | Mapping[str, int] = DEFAULT_TASK_COUNT,
-        entry_count: int | Mapping[str, int] = DEFAULT_ENTRY_COUNT,
-        other_entry_count: int | Mapping[str, int] | None = None,
-        merge_request_count: int | None = None,
-        users: Iterable[str] | None = None,
-        tokens: Mapping[str, str] | None = None,
-        usernames: Mapping[str, str] | None = None,
-        pull_request_every: int = 5,
-        kimai_code_prefix: str = "#",
-        clockodo_code_prefix: str = "DEMO-",
-        youtrack_estimate_field: str = "Estimation",
-        youtrack_multi_assignee: bool = False,
-        github_rate_limit: int | None = 5000,
-        clockodo_page_size: int = 50,
-        latency_ms: int = 0,
-        faults: Iterable[Mapping[str, Any]] = (),
-    ) -> None:
-        unknown = set(ports or {}) - set(KINDS)
+    def __init__(self, config: SandboxConfig | None = None, /, **fields: Any) -> None:
+        """`SandboxTrackers(SandboxConfig(...))`, or fields of the config as keywords (`SandboxTrackers(seed=3)`)."""
+        self.config = config = replace(config or SandboxConfig(), **fields)
+        ports = dict(config.ports or {})
+        unknown = set(ports) - set(KINDS)
         if unknown:
             raise ValueError(f"unknown tracker kinds in ports: {', '.join(sorted(unknown))}")
-        self.seed = seed
-        self.host = loopback_host(host)
-        self.users: tuple[SandboxUser, ...] = sandbox_users(list(users) if users is not None else None)
-        self._ports = {kind: int((ports or {}).get(kind, 0)) for kind in KINDS}
-        self._tokens = DEFAULT_TOKENS | dict(tokens or {})
+        self.seed = config.seed
+        self.host = loopback_host(config.host)
+        self.users: tuple[SandboxUser, ...] = sandbox_users(list(config.users) if config.users is not None else None)
+        self._ports = {kind: int(ports.get(kind, 0)) for kind in KINDS}
+        self._tokens = DEFAULT_TOKENS | dict(config.tokens or {})
         owner = self.users[0]
         self._usernames = {
             "github": owner.username,
@@ -87,26 +93,26 @@ class SandboxTrackers:
             "youtrack": owner.username,
             "kimai": owner.username,
             "clockodo": owner.email,
-        } | dict(usernames or {})
+        } | dict(config.usernames or {})
         self.stats = RequestStats(KINDS)
         self._faults = {kind: FaultInjector() for kind in KINDS}
         self._servers: dict[str, TrackerServer] = {}
         self._build_data(
-            tasks={kind: _per_kind(task_count, kind, DEFAULT_TASK_COUNT) for kind in TASK_KINDS},
-            entries={kind: _per_kind(entry_count, kind, DEFAULT_ENTRY_COUNT) for kind in ENTRY_KINDS},
-            other_entries={kind: _per_kind(other_entry_count, kind) for kind in ENTRY_KINDS},
-            merge_request_count=merge_request_count,
-            pull_request_every=pull_request_every,
-            prefixes={"kimai": kimai_code_prefix, "clockodo": clockodo_code_prefix},
+            tasks={kind: _per_kind(config.task_count, kind, DEFAULT_TASK_COUNT) for kind in TASK_KINDS},
+            entries={kind: _per_kind(config.entry_count, kind, DEFAULT_ENTRY_COUNT) for kind in ENTRY_KINDS},
+            other_entries={kind: _per_kind(config.other_entry_count, kind) for kind in ENTRY_KINDS},
+            merge_request_count=config.merge_request_count,
+            pull_request_every=config.pull_request_every,
+            prefixes={"kimai": config.kimai_code_prefix, "clockodo": config.clockodo_code_prefix},
         )
         self._apis = self._build_apis(
-            estimate_field=youtrack_estimate_field,
-            multi_assignee=youtrack_multi_assignee,
-            github_rate_limit=github_rate_limit,
-            clockodo_page_size=clockodo_page_size,
+            estimate_field=config.youtrack_estimate_field,
+            multi_assignee=config.youtrack_multi_assignee,
+            github_rate_limit=config.github_rate_limit,
+            clockodo_page_size=config.clockodo_page_size,
         )
-        self.set_latency(latency_ms)
-        for rule in faults:
+        self.set_latency(config.latency_ms)
+        for rule in config.faults:
             rule = dict(rule)
             self.inject(rule.pop("kind"), **rule)
 

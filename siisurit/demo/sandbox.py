@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
-from sandbox import SandboxTrackers
+from sandbox import SandboxConfig, SandboxTrackers
 from sandbox.server import loopback_host
 from siisurit.demo.trackers import demo_sandbox_ports
 
@@ -52,7 +52,9 @@ def demo_sandbox(*, host: str, base_port: int, seed: int, task_count: int, entry
             f"ports {taken} on {host} are taken by something other than the sandbox trackers; stop it or pick "
             "other ports with --sandbox-port"
         )
-    sandbox = SandboxTrackers(seed=seed, ports=ports, host=host, task_count=task_count, entry_count=entry_count)
+    sandbox = SandboxTrackers(
+        SandboxConfig(seed=seed, ports=ports, host=host, task_count=task_count, entry_count=entry_count)
+    )
     try:
         sandbox.start()
     except OSError as error:
