@@ -33,6 +33,7 @@ _SILENT_RUNS = {
     "remove_organization --dry-run": lambda tmp_path: ["remove_organization", "quiet", "--dry-run", "--no-input"],
     "match_project": lambda tmp_path: ["match_project", "quiet", "--sync"],
     "update_project": lambda tmp_path: ["update_project", "quiet", "--sync"],
+    "update_all_projects": lambda tmp_path: ["update_all_projects", "--sync"],
     "clear_caches": lambda tmp_path: ["clear_caches", "--sync"],
     "clear_caches --dry-run": lambda tmp_path: ["clear_caches", "--sync", "--dry-run"],
     "make_reports": lambda tmp_path: ["make_reports", "--sync"],

@@ -86,6 +86,18 @@ def test_update_of_all_projects_on_the_worker_starts_one_update_job_per_project(
     assert all(result["job"] == "update_project" for result in results)
 
 
+@pytest.mark.django_db(transaction=True)
+def test_update_all_projects_command_with_sync_updates_every_project_in_this_process(clean_queues):
+    make_project(make_organization(code="acme"), code="alpha")
+    make_project(make_organization(code="bolt"), code="beta")
+    stdout = io.StringIO()
+
+    call_command("update_all_projects", "--sync", stdout=stdout, stderr=io.StringIO(), verbosity=2)
+
+    assert "update all projects: done" in stdout.getvalue()
+    assert '"projects": 2' in stdout.getvalue() and '"failed": []' in stdout.getvalue()
+
+
 @pytest.mark.worker
 def test_update_of_all_projects_on_the_worker_refuses_while_another_one_runs(celery_worker_thread):
     with job_lock("update_all_projects", job_id="beat-job"):
