@@ -17,6 +17,7 @@ from django.utils.html import format_html
 
 from siisurit.connectors.locations import api_base_url_problem, credentials_origin
 from siisurit.matching.bounds import pattern_problem
+from siisurit.matching.explanation import stored_match
 from siisurit.models import (
     DownloadOutcome,
     Organization,
@@ -257,14 +258,19 @@ class WorkMatchAdmin(OrganizationFileAdmin):
 
 @admin.register(WorkEntry)
 class WorkEntryAdmin(DownloadedDataAdmin):
-    list_display = ("external_id", "tracker", "user", "started_at", "duration_hours", "task")
+    list_display = ("external_id", "tracker", "user", "started_at", "duration_hours", "matched_task")
     readonly_fields = ("duration_hours",)
-    list_select_related = ("tracker__project__organization", "user", "task")
+    list_select_related = ("tracker__project__organization", "user", "match__task")
     list_filter = ("tracker__project",)
     search_fields = ("text", "external_id", "external_username")
-    raw_id_fields = ("task", "user", "work_match")
+    raw_id_fields = ("user",)
     date_hierarchy = "started_at"
 
     @admin.display(description="hours", ordering="duration_seconds")
     def duration_hours(self, entry: WorkEntry) -> str:
         return f"{entry.duration_seconds / 3600:.2f}"
+
+    @admin.display(description="task")
+    def matched_task(self, entry: WorkEntry) -> Task | None:
+        match = stored_match(entry)
+        return match.task if match else None

@@ -17,6 +17,7 @@ from siisurit.models import (
     UserMapping,
     UserMappingEntry,
     WorkEntry,
+    WorkEntryMatch,
     WorkMatch,
 )
 from siisurit.secrets import Secret
@@ -90,12 +91,30 @@ def make_task(tracker: Tracker | None = None, code: str | None = None, **fields:
     return Task.objects.create(tracker=tracker, code=code, **fields)
 
 
-def make_work_entry(tracker: Tracker | None = None, external_id: str | None = None, **fields: Any) -> WorkEntry:
+def make_work_entry(
+    tracker: Tracker | None = None,
+    external_id: str | None = None,
+    *,
+    task: Task | None = None,
+    work_match: WorkMatch | None = None,
+    matched_at: datetime | None = None,
+    **fields: Any,
+) -> WorkEntry:
+    """A work entry; with `task`, matched to it (by `work_match`, at `matched_at`)."""
     tracker = tracker or make_tracker(api_kind=ApiKind.KIMAI)
     external_id = external_id or f"work-{_next_number()}"
     fields.setdefault("started_at", datetime(2024, 1, 15, 9, 0, tzinfo=UTC))
     fields.setdefault("duration_seconds", 3600)
-    return WorkEntry.objects.create(tracker=tracker, external_id=external_id, **fields)
+    entry = WorkEntry.objects.create(tracker=tracker, external_id=external_id, **fields)
+    if task is not None:
+        WorkEntryMatch.objects.create(work_entry=entry, task=task, work_match=work_match, matched_at=matched_at)
+    return entry
+
+
+def stored_match(entry: WorkEntry) -> tuple:
+    """(task id, work match id, matched_at) stored for the entry; Nones if it is unmatched."""
+    match = WorkEntryMatch.objects.filter(work_entry_id=entry.id).first()
+    return (match.task_id, match.work_match_id, match.matched_at) if match else (None, None, None)
 
 
 def make_work_match(

@@ -26,6 +26,7 @@ from tests.factories import (
     make_user_mapping_entry,
     make_work_entry,
     make_work_match,
+    stored_match,
 )
 
 pytestmark = pytest.mark.django_db
@@ -148,7 +149,9 @@ def test_work_upsert_resets_match_of_changed_entries(organization_with_members):
         counts = tracker_work_entries_upsert(tracker_id=tracker.id, records=records, resolver=resolver)
     assert (counts.created, counts.updated, counts.unchanged) == (0, 1, 1)
     entry.refresh_from_db()
-    assert entry.text == "new" and entry.user_id == users["alice"].id and entry.matched_at is None
+    assert entry.text == "new" and entry.user_id == users["alice"].id
+    assert stored_match(entry) == (task.id, None, None)  # keeps its task until matched again
+    assert stored_match(unchanged) == (None, None, None)
 
 
 # --- whole downloads ------------------------------------------------------------------------------------------
@@ -203,8 +206,7 @@ def test_deleting_a_task_unlinks_its_work_entries(sandbox):
     )
     sandbox.delete_task("github", code)
     tracker_download(tracker_id=str(tracker.id), full=True)
-    entry.refresh_from_db()
-    assert entry.task is None
+    assert stored_match(entry) == (None, None, None)
 
 
 def test_deleting_a_task_keeps_the_rules_that_target_it_without_a_target(sandbox):

@@ -9,9 +9,16 @@ from django.db import connection
 
 from siisurit.errors import PermanentError
 from siisurit.matching.service import project_match
-from siisurit.models import ApiKind, MatchOn, Project, Tracker, WorkEntry
+from siisurit.models import ApiKind, MatchOn, Project, Tracker, WorkEntry, WorkEntryMatch
 from siisurit.organization_config import organization_update
-from tests.factories import make_project, make_task, make_tracker, make_work_entry, make_work_match
+from tests.factories import (
+    make_project,
+    make_task,
+    make_tracker,
+    make_work_entry,
+    make_work_match,
+    stored_match,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -36,8 +43,15 @@ def _match(project) -> dict:
 
 
 def _result(entry: WorkEntry) -> tuple:
-    entry.refresh_from_db()
-    return entry.task_id, entry.work_match_id
+    return stored_match(entry)[:2]
+
+
+def _matched_at(entry: WorkEntry):
+    return stored_match(entry)[2]
+
+
+def _all_matched_at() -> dict:
+    return {match.work_entry_id: match.matched_at for match in WorkEntryMatch.objects.all()}
 
 
 def test_always_to_task_matches_every_entry(project, kimai, github):
@@ -48,8 +62,7 @@ def test_always_to_task_matches_every_entry(project, kimai, github):
     summary = _match(project)
 
     assert _result(entry) == (various.id, rule.id)
-    entry.refresh_from_db()
-    assert entry.matched_at is not None
+    assert _matched_at(entry) is not None
     assert summary["entries"] == summary["matched"] == summary["changed"] == 1
     assert summary["unmatched"] == 0
     assert summary["matched_by_kind"] == {"always_to_task": 1}
@@ -327,8 +340,8 @@ def test_equal_priorities_of_different_trackers_follow_the_order_of_the_organiza
 
     _match(project)
 
-    entry.refresh_from_db()
-    assert (entry.task.tracker.name, entry.task.code) == ("zeta-tasks", "general")
+    task = WorkEntryMatch.objects.select_related("task__tracker").get(work_entry=entry).task
+    assert (task.tracker.name, task.code) == ("zeta-tasks", "general")
 
     # Declared the other way round, the other tracker's rule comes first.
     head, zeta_line, rest = _TWO_TASK_TRACKERS_YAML.partition("        - name: zeta-tasks\n")
@@ -337,8 +350,9 @@ def test_equal_priorities_of_different_trackers_follow_the_order_of_the_organiza
     organization_update(path=path)
     _match(project)
 
-    entry.refresh_from_db()
-    assert entry.task.tracker.name == "alpha-tasks"
+    assert WorkEntryMatch.objects.select_related("task__tracker").get(work_entry=entry).task.tracker.name == (
+        "alpha-tasks"
+    )
 
 
 def test_rules_apply_only_to_their_source_work_trackers(project, kimai, github):
@@ -376,8 +390,7 @@ def test_entries_matching_nothing_stay_unmatched(project, kimai, github):
     summary = _match(project)
 
     assert _result(entry) == (None, None)
-    entry.refresh_from_db()
-    assert entry.matched_at is None
+    assert _matched_at(entry) is None
     assert (summary["matched"], summary["unmatched"], summary["changed"]) == (0, 1, 0)
 
 
@@ -407,27 +420,32 @@ def test_rematch_after_rule_change_updates_only_changed_entries(project, kimai, 
 
     first = _match(project)
     assert (first["entries"], first["matched"], first["changed"]) == (30, 30, 30)
-    matched_at = {entry.id: entry.matched_at for entry in WorkEntry.objects.all()}
+    matched_at = _all_matched_at()
 
     again = _match(project)
     assert (again["matched"], again["changed"]) == (30, 0)
-    assert {entry.id: entry.matched_at for entry in WorkEntry.objects.all()} == matched_at
+    assert _all_matched_at() == matched_at
 
     # A new rule catching the meetings changes exactly those 7 entries.
     meetings = make_task(github, code="meetings", is_declared=True)
     make_work_match(github, MatchOn.PATTERN_TO_TASK, [kimai], priority=5, target_task=meetings, text_pattern="meeting")
     after_change = _match(project)
     assert (after_change["matched"], after_change["changed"]) == (30, 7)
-    assert {entry.task_id for entry in uncoded if entry.refresh_from_db() is None} == {meetings.id}
-    unchanged = WorkEntry.objects.exclude(id__in=[entry.id for entry in uncoded])
-    assert {entry.id: entry.matched_at for entry in unchanged} == {
-        entry_id: at for entry_id, at in matched_at.items() if entry_id not in {entry.id for entry in uncoded}
+    assert {_result(entry)[0] for entry in uncoded} == {meetings.id}
+    uncoded_ids = {entry.id for entry in uncoded}
+    assert {entry_id: at for entry_id, at in _all_matched_at().items() if entry_id not in uncoded_ids} == {
+        entry_id: at for entry_id, at in matched_at.items() if entry_id not in uncoded_ids
     }
 
-    # Removing the fallback unmatches the 3 entries with unknown codes and nothing else.
+    # Removing the fallback deletes its matches with it (the 3 entries with unknown codes) and nothing else; the
+    # re-match decides those 3 again and has nothing else to change.
+    before_removal = _all_matched_at()
     fallback.delete()
+    assert all(_result(entry) == (None, None) for entry in unrelated)
     after_removal = _match(project)
-    assert (after_removal["matched"], after_removal["unmatched"], after_removal["changed"]) == (27, 3, 3)
+    assert (after_removal["matched"], after_removal["unmatched"], after_removal["changed"]) == (27, 3, 0)
+    unrelated_ids = {entry.id for entry in unrelated}
+    assert _all_matched_at() == {key: at for key, at in before_removal.items() if key not in unrelated_ids}
     assert all(_result(entry) == (None, None) for entry in unrelated)
     assert all(_result(entry)[0] is not None for entry in coded)
 
@@ -453,17 +471,15 @@ def test_rematch_stamps_entries_a_download_changed_even_if_their_match_stays(pro
     make_work_match(github, MatchOn.ALWAYS_TO_TASK, [kimai], priority=1, target_task=various)
     changed, untouched = make_work_entry(kimai, text="before"), make_work_entry(kimai, text="other")
     _match(project)
-    untouched.refresh_from_db()
-    untouched_matched_at = untouched.matched_at
+    untouched_matched_at = _matched_at(untouched)
     # What a download does to an entry whose content changed upstream (siisurit.downloads.upsert).
-    WorkEntry.objects.filter(id=changed.id).update(text="after", matched_at=None)
+    WorkEntry.objects.filter(id=changed.id).update(text="after")
+    WorkEntryMatch.objects.filter(work_entry_id=changed.id).update(matched_at=None)
 
     summary = _match(project)
 
-    changed.refresh_from_db()
-    untouched.refresh_from_db()
-    assert (changed.task_id, changed.matched_at is not None) == (various.id, True)
-    assert untouched.matched_at == untouched_matched_at
+    assert (_result(changed)[0], _matched_at(changed) is not None) == (various.id, True)
+    assert _matched_at(untouched) == untouched_matched_at
     assert (summary["matched"], summary["changed"]) == (2, 0)
 
 

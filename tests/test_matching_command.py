@@ -43,7 +43,7 @@ def test_matches_all_projects_of_an_organization():
     assert all(
         (summary["entries"], summary["matched"], summary["changed"]) == (1, 1, 1) for summary in summaries.values()
     )
-    assert WorkEntry.objects.filter(task__isnull=True).count() == 0
+    assert WorkEntry.objects.filter(match__isnull=True).count() == 0
 
 
 def test_matches_one_project():
@@ -57,7 +57,7 @@ def test_matches_one_project():
     )
 
     assert set(_summaries(out.getvalue())) == {"match acme/app"}
-    assert WorkEntry.objects.filter(tracker__project=other, task__isnull=True).count() == 1
+    assert WorkEntry.objects.filter(tracker__project=other, match__isnull=True).count() == 1
 
 
 @pytest.mark.parametrize(("args", "message"), [(["nope"], "organization 'nope'"), (["acme", "nope"], "project 'nope'")])
@@ -80,4 +80,4 @@ def test_waits_for_the_match_on_a_real_worker():
 
     (summary,) = _summaries(out.getvalue()).values()
     assert (summary["job"], summary["entries"], summary["matched"], summary["changed"]) == ("match_project", 1, 1, 1)
-    assert WorkEntry.objects.filter(task__isnull=True).count() == 0
+    assert WorkEntry.objects.filter(match__isnull=True).count() == 0

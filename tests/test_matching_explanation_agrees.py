@@ -17,7 +17,7 @@ import pytest
 from siisurit.matching.explanation import WorkEntryExplainer, explained_work_entries
 from siisurit.matching.service import project_match
 from siisurit.models import ApiKind, MatchOn, Task, WorkEntry, WorkMatch
-from tests.factories import make_project, make_task, make_tracker, make_work_match
+from tests.factories import make_project, make_task, make_tracker, make_work_match, stored_match
 
 pytestmark = pytest.mark.django_db
 
@@ -175,10 +175,8 @@ def test_explanation_agrees_with_the_actual_match_for_every_entry(seed, entry_co
     kinds_seen = set()
     for entry in explained_work_entries().filter(tracker__project=project).iterator(chunk_size=500):
         explanation = explainer.explanation(entry)
-        actual = (
-            str(entry.task_id) if entry.task_id else None,
-            str(entry.work_match_id) if entry.work_match_id else None,
-        )
+        task_id, work_match_id, _ = stored_match(entry)
+        actual = (str(task_id) if task_id else None, str(work_match_id) if work_match_id else None)
         explained = ((explanation["match"]["task"] or {}).get("id"), explanation["match"]["work_match"])
         assert explained == actual, explanation
         assert explanation["stored_match"]["agrees"], explanation

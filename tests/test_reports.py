@@ -108,11 +108,11 @@ def test_matched_and_unmatched_work_add_up_to_all_work():
     build_reported_project()
     reports_make()
     total_seconds = sum(WorkEntry.objects.values_list("duration_seconds", flat=True))
-    matched_seconds = sum(WorkEntry.objects.filter(task__isnull=False).values_list("duration_seconds", flat=True))
+    matched_seconds = sum(WorkEntry.objects.filter(match__isnull=False).values_list("duration_seconds", flat=True))
     [(work_hours, work_rows)] = fetch("select sum(duration_in_hours), count(*) from report.work")
     [(unmatched_hours, unmatched_rows)] = fetch("select sum(duration_in_hours), count(*) from report.unmatched_work")
     assert work_rows + unmatched_rows == WorkEntry.objects.count() == 60
-    assert unmatched_rows == WorkEntry.objects.filter(task__isnull=True).count() > 0
+    assert unmatched_rows == WorkEntry.objects.filter(match__isnull=True).count() > 0
     assert_hours_equal(work_hours, hours(matched_seconds))
     assert_hours_equal(work_hours + unmatched_hours, hours(total_seconds))
 
@@ -121,17 +121,22 @@ def test_matched_and_unmatched_work_add_up_to_all_work():
 def test_work_rows_name_task_project_organization_member_and_rule():
     data = build_reported_project()
     reports_make()
-    entry = WorkEntry.objects.filter(task__isnull=False, user=data["alice"]).exclude(task__code="various").first()
+    entry = (
+        WorkEntry.objects.filter(match__isnull=False, user=data["alice"])
+        .exclude(match__task__code="various")
+        .select_related("match__task")
+        .first()
+    )
+    task = entry.match.task
     [row] = fetch(
         "select organization_code, organization_name, project_code, project_name, tracker_name, task_code, "
         "task_title, task_state, task_url, task_estimate_in_hours, work_tracker_name, username, member_name, "
         "started_at, duration_in_hours, matched_rule_kind from report.work where work_entry_id = %s",
         [entry.id],
     )
-    assert row[:8] == ("acme", "Acme LLC", "app", "Example app", "example-github", entry.task.code,
-                       entry.task.title, "open")  # fmt: skip
-    assert row[8] == entry.task.url
-    assert row[9] == entry.task.estimate_hours
+    assert row[:8] == ("acme", "Acme LLC", "app", "Example app", "example-github", task.code, task.title, "open")
+    assert row[8] == task.url
+    assert row[9] == task.estimate_hours
     assert row[10:13] == ("example-kimai", "alice", "Alice Adams")
     assert row[13] == entry.started_at
     assert_hours_equal(row[14], hours(entry.duration_seconds))
@@ -148,7 +153,7 @@ def test_task_view_lists_every_task_with_its_matched_hours():
     rows = dict(fetch("select task_code, work_in_hours from report.task"))
     assert set(rows) == {task.code for task in data["tasks"]}
     for task in data["tasks"]:
-        seconds = sum(WorkEntry.objects.filter(task=task).values_list("duration_seconds", flat=True))
+        seconds = sum(WorkEntry.objects.filter(match__task=task).values_list("duration_seconds", flat=True))
         assert_hours_equal(rows[task.code], hours(seconds))
     [(estimate, is_declared)] = fetch(
         "select task_estimate_in_hours, task_is_declared from report.task where task_code = 'various'"
@@ -170,9 +175,9 @@ def test_contribution_has_hours_per_member_and_task_only_where_positive():
     assert all(work_in_hours > 0 for _, _, work_in_hours, _ in rows)
     assert not [row for row in rows if row[1] == "carol"]
     for task_code, username, work_in_hours, entry_count in rows:
-        entries = WorkEntry.objects.filter(task__code=task_code, user__username=username)
+        entries = WorkEntry.objects.filter(match__task__code=task_code, user__username=username)
         if username is None:
-            entries = WorkEntry.objects.filter(task__code=task_code, user__isnull=True)
+            entries = WorkEntry.objects.filter(match__task__code=task_code, user__isnull=True)
         assert entry_count == entries.count()
         assert_hours_equal(work_in_hours, hours(sum(entries.values_list("duration_seconds", flat=True))))
     [(contribution_hours,)] = fetch("select sum(work_in_hours) from report.contribution")

@@ -22,11 +22,16 @@ from django.db import connection
 from siisurit.connectors.records import TaskRecord, WorkRecord
 from siisurit.downloads.user_mapping import UserResolver
 from siisurit.ids import HOST_BITS
-from siisurit.models import Task, TaskAssignee, WorkEntry
+from siisurit.models import Task, TaskAssignee, WorkEntry, WorkEntryMatch
 
 _TASK = Task._meta.db_table
 _ASSIGNEE = TaskAssignee._meta.db_table
 _WORK = WorkEntry._meta.db_table
+# A changed work entry must be matched again: its match keeps the task until then, without `matched_at`.
+_UNSTAMP_CHANGED_MATCHES = f"""
+    UPDATE {WorkEntryMatch._meta.db_table} SET matched_at = NULL
+    WHERE work_entry_id IN (SELECT id FROM merged WHERE NOT is_new) AND matched_at IS NOT NULL
+"""
 _SEEN = "sii_seen_ids"
 _TASK_STAGE = "sii_task_rows"
 _ASSIGNEE_STAGE = "sii_assignee_rows"
@@ -168,11 +173,12 @@ def seen_ids_end(*, used: bool) -> None:
                 cursor.execute(f"TRUNCATE {_SEEN}")
 
 
-def _merge(cursor, *, table: str, stage: str, columns: Sequence[tuple[str, str, str]], extra_set: str,
+def _merge(cursor, *, table: str, stage: str, columns: Sequence[tuple[str, str, str]], after_update: str,
            extra_insert: dict[str, str], tracker_id: UUID, conflict: str, count: int) -> tuple[int, int]:  # fmt: skip
     """INSERT … SELECT from the stage with ON CONFLICT DO UPDATE only if changed; (created, updated).
 
     The newest row per external id wins; ids are made for all `count` staged rows but used only for new ones.
+    `after_update` is a data-modifying statement run in the same statement (`merged` has `id` and `is_new`).
     """
     names = [column[0] for column in columns]
     changing = names[1:]
@@ -183,7 +189,8 @@ def _merge(cursor, *, table: str, stage: str, columns: Sequence[tuple[str, str, 
         *(column[2] for column in columns),
         *extra_insert.values(),
     ]
-    assignments = ", ".join([*(f"{column} = EXCLUDED.{column}" for column in changing), *filter(None, [extra_set])])
+    assignments = ", ".join(f"{column} = EXCLUDED.{column}" for column in changing)
+    after = f", after_update AS ({after_update})" if after_update else ""
     cursor.execute(
         f"""
         WITH merged AS (
@@ -193,8 +200,8 @@ def _merge(cursor, *, table: str, stage: str, columns: Sequence[tuple[str, str, 
             ) s
             ON CONFLICT {conflict} DO UPDATE SET {assignments}
             WHERE {_changed(table, changing)}
-            RETURNING (xmax = 0) AS is_new
-        )
+            RETURNING id, (xmax = 0) AS is_new
+        ){after}
         SELECT count(*) FILTER (WHERE is_new), count(*) FILTER (WHERE NOT is_new) FROM merged
         """,
         {"tracker_id": tracker_id, **_id_params(count)},
@@ -255,7 +262,7 @@ def tracker_tasks_upsert(
             table=_TASK,
             stage=_TASK_STAGE,
             columns=_TASK_STAGE_COLUMNS,
-            extra_set="",
+            after_update="",
             extra_insert={"is_declared": "false"},
             tracker_id=tracker_id,
             conflict="(tracker_id, external_id) WHERE external_id <> ''",
@@ -306,7 +313,8 @@ def _assignees_replace(cursor, *, tracker_id: UUID, records: Sequence[TaskRecord
 def tracker_work_entries_upsert(
     *, tracker_id: UUID, records: Sequence[WorkRecord], resolver: UserResolver, track_seen: bool = False
 ) -> UpsertCounts:
-    """Insert new work entries, update changed ones (a changed entry must be matched again: matched_at = NULL).
+    """Insert new work entries, update changed ones (a changed entry must be matched again: its match's
+    matched_at = NULL).
 
     With `track_seen`, the records' external ids also go to the seen ids of a complete download.
     """
@@ -339,7 +347,7 @@ def tracker_work_entries_upsert(
             table=_WORK,
             stage=_WORK_STAGE,
             columns=_WORK_STAGE_COLUMNS,
-            extra_set="matched_at = NULL",
+            after_update=_UNSTAMP_CHANGED_MATCHES,
             extra_insert={},
             tracker_id=tracker_id,
             conflict="(tracker_id, external_id)",
@@ -374,11 +382,10 @@ def tracker_unseen_delete(*, tracker_id: UUID, holds: str) -> int:
 
 
 def _tasks_delete(task_ids: list[UUID]) -> int:
-    """Delete tasks through the ORM (work entries pointing to them and rules targeting them are unlinked)."""
+    """Delete tasks through the ORM (rules targeting them are unlinked; PostgreSQL deletes their matches)."""
     deleted = 0
     for start in range(0, len(task_ids), _DELETE_BATCH_SIZE):
         batch = task_ids[start : start + _DELETE_BATCH_SIZE]
-        WorkEntry.objects.filter(task_id__in=batch).update(task=None, work_match=None, matched_at=None)
         _, per_model = Task.objects.filter(id__in=batch).delete()
         deleted += per_model.get(Task._meta.label, 0)
     return deleted

@@ -9,7 +9,7 @@ Semantics (the reference leaves these open; this is our decision):
   rule's `position` among the tracker's work matches (then the tracker's name and the rule's id, which only
   separate rows made by hand).
   The first rule that applies wins; later rules are not tried. An entry no rule applies to stays unmatched
-  (`task` and `work_match` NULL).
+  (no `WorkEntryMatch`).
 - Patterns are Python regular expressions applied with `re.search`: they may match anywhere unless anchored
   (`^…`, `…$`), and inline flags such as `(?i)` work as written. An empty pattern always matches.
 - `pattern_to_task_code` takes the code from the group `task_code` (in exactly one of the two patterns) and applies
@@ -20,7 +20,9 @@ Semantics (the reference leaves these open; this is our decision):
 - A rule that cannot work (bad regular expression, no pattern, missing target task, `task_code` group missing or in
   both patterns) never applies; the configuration import rejects such rules, this only guards rows edited by hand.
 
-Each matched entry records `task`, `work_match` (the rule that won) and `matched_at` (when the entry got its
-current match; NULL while unmatched). `explain_work_entry` explains results with the very same rule code
-(`siisurit.matching.rules`).
+Each matched entry has a `WorkEntryMatch` (a narrow table of its own) recording `task`, `work_match` (the rule that
+won) and `matched_at` (when the entry got its current match; NULL after a download changed the entry, until it is
+matched again). Rules whose patterns translate exactly to PostgreSQL's regular expressions are decided in SQL
+(`sql_patterns`, `sql_decisions`), the others in Python; `explain_work_entry` explains results with the Python rule
+code (`siisurit.matching.rules`), and tests check both agree.
 """

@@ -15,7 +15,7 @@ from siisurit.matching.lookups import QueryLookups
 from siisurit.matching.project_rules import ProjectRules, project_rules
 from siisurit.matching.rules import Decision, Reason, Rule, rule_decisions
 from siisurit.matching.user_mapping_explanation import UserMappingExplainer
-from siisurit.models import MatchOn, Task, Tracker, WorkEntry
+from siisurit.models import MatchOn, Task, Tracker, WorkEntry, WorkEntryMatch
 
 _OUTCOMES = {
     Reason.MATCHED: "matched",
@@ -26,9 +26,17 @@ _OUTCOMES = {
 
 def explained_work_entries() -> QuerySet[WorkEntry]:
     """Work entries with everything an explanation reads, never the tracker's token."""
-    return WorkEntry.objects.select_related("tracker__project__organization", "tracker__user_mapping", "user").defer(
-        "tracker__api_token", "tracker__download_state"
-    )
+    return WorkEntry.objects.select_related(
+        "tracker__project__organization", "tracker__user_mapping", "user", "match"
+    ).defer("tracker__api_token", "tracker__download_state")
+
+
+def stored_match(entry: WorkEntry) -> WorkEntryMatch | None:
+    """The entry's stored match, None if it is unmatched."""
+    try:
+        return entry.match
+    except WorkEntryMatch.DoesNotExist:
+        return None
 
 
 def _iso(value: datetime | None) -> str | None:
@@ -61,8 +69,9 @@ class WorkEntryExplainer:
             if decision[0] is not None:
                 final = rule, decision
         computed_task_id, computed_work_match_id = (final[1][0], final[0].work_match_id) if final else (None, None)
-        stored_task_id = str(entry.task_id) if entry.task_id else None
-        stored_work_match_id = str(entry.work_match_id) if entry.work_match_id else None
+        stored = stored_match(entry)
+        stored_task_id = str(stored.task_id) if stored else None
+        stored_work_match_id = str(stored.work_match_id) if stored and stored.work_match_id else None
         agrees = (computed_task_id, computed_work_match_id) == (stored_task_id, stored_work_match_id)
         return {
             "work_entry": self._entry(entry),
@@ -76,7 +85,7 @@ class WorkEntryExplainer:
             "stored_match": {
                 "task": self._task(stored_task_id),
                 "work_match": stored_work_match_id,
-                "matched_at": _iso(entry.matched_at),
+                "matched_at": _iso(stored.matched_at) if stored else None,
                 "agrees": agrees,
                 "detail": "as computed above" if agrees else "out of date: run match_project to update it",
             },

@@ -27,21 +27,30 @@ def task_ids_by(*, tracker_id: str, field: str) -> dict[str, str]:
         return dict(cursor.fetchall())
 
 
+class _LoadedTaskIds:
+    """Task ids of one (tracker, field), loaded at the first lookup (rules decided in SQL never look up)."""
+
+    def __init__(self, tracker_id: str, field: str) -> None:
+        self._tracker_id, self._field = tracker_id, field
+        self.loaded: dict[str, str] | None = None
+
+    def get(self, key: str, /) -> str | None:
+        if self.loaded is None:
+            self.loaded = task_ids_by(tracker_id=self._tracker_id, field=self._field)
+        return self.loaded.get(key)
+
+
 class LoadedLookups:
-    """Lookup factory for the engine: each (tracker, field) dict is loaded once."""
+    """Lookup factory for the engine: each (tracker, field) dict is loaded once, when first needed."""
 
     def __init__(self) -> None:
-        self._loaded: dict[tuple[str, str], dict[str, str]] = {}
+        self._loaded: dict[tuple[str, str], _LoadedTaskIds] = {}
 
-    def __call__(self, tracker_id: str, field: str) -> dict[str, str]:
+    def __call__(self, tracker_id: str, field: str) -> _LoadedTaskIds:
         key = (tracker_id, field)
         if key not in self._loaded:
-            self._loaded[key] = task_ids_by(tracker_id=tracker_id, field=field)
+            self._loaded[key] = _LoadedTaskIds(tracker_id, field)
         return self._loaded[key]
-
-    @property
-    def task_count(self) -> int:
-        return sum(len(lookup) for lookup in self._loaded.values())
 
 
 class TaskQueryLookup:

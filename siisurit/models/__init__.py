@@ -4,7 +4,7 @@ from siisurit.models.organization import Organization, OrganizationProfile, Proj
 from siisurit.models.task import Task, TaskAssignee
 from siisurit.models.tracker import TASK_API_KINDS, WORK_API_KINDS, ApiKind, DownloadOutcome, Tracker
 from siisurit.models.user import User
-from siisurit.models.work import MatchOn, WorkEntry, WorkMatch
+from siisurit.models.work import MatchOn, WorkEntry, WorkEntryMatch, WorkMatch, WorkMatchState
 
 __all__ = [
     "TASK_API_KINDS",
@@ -22,5 +22,7 @@ __all__ = [
     "UserMapping",
     "UserMappingEntry",
     "WorkEntry",
+    "WorkEntryMatch",
     "WorkMatch",
+    "WorkMatchState",
 ]

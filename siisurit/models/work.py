@@ -55,9 +55,6 @@ class WorkEntry(BaseModel):
     breadcrumb_trail = models.CharField(max_length=1000, blank=True, default="", help_text="customer / project / …")
     external_task_id = models.CharField(max_length=1000, blank=True, default="", help_text="task id or URL")
     updated_at = models.DateTimeField(null=True, blank=True, help_text="last change upstream")
-    task = models.ForeignKey(Task, on_delete=models.SET_NULL, null=True, blank=True, related_name="work_entries")
-    work_match = models.ForeignKey(WorkMatch, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
-    matched_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         verbose_name_plural = "work entries"
@@ -69,3 +66,42 @@ class WorkEntry(BaseModel):
 
     def __str__(self) -> str:
         return f"{self.tracker.name}:{self.external_id}"
+
+
+class WorkEntryMatch(models.Model):
+    """The task a work match assigned to a work entry; no row: unmatched.
+
+    A narrow table of its own with only its primary key indexed, so that matching writes what changed rather than
+    rewriting wide work entry rows. Its keys are checked by PostgreSQL once per statement (triggers, migration
+    work_entry_matches), not per row: writing a match to a missing entry, task or rule fails, and deleting or truncating entries,
+    tasks or rules deletes their matches in the database (deleting work entries stays a single statement).
+    """
+
+    work_entry = models.OneToOneField(
+        WorkEntry, on_delete=models.DO_NOTHING, primary_key=True, db_constraint=False, related_name="match"
+    )
+    task = models.ForeignKey(Task, on_delete=models.DO_NOTHING, db_constraint=False, db_index=False, related_name="+")
+    work_match = models.ForeignKey(
+        WorkMatch, on_delete=models.DO_NOTHING, db_constraint=False, db_index=False, null=True, related_name="+"
+    )
+    matched_at = models.DateTimeField(null=True, blank=True, help_text="NULL: a download changed the entry since")
+
+    class Meta:
+        verbose_name_plural = "work entry matches"
+
+    def __str__(self) -> str:
+        return f"{self.work_entry_id} -> {self.task_id}"
+
+
+class WorkMatchState(models.Model):
+    """What the stored matches of a work tracker's entries were decided by: its rules and the tasks they look up.
+
+    A match that finds the same rules (or some of them removed) and the same tasks decides only the pending entries.
+    """
+
+    work_tracker = models.OneToOneField(Tracker, on_delete=models.CASCADE, primary_key=True, related_name="+")
+    rules = models.JSONField(default=list, help_text="a fingerprint of each applying rule, in evaluation order")
+    tasks = models.CharField(max_length=100, blank=True, default="", help_text="a fingerprint of the tasks")
+
+    def __str__(self) -> str:
+        return f"{self.work_tracker_id}: {len(self.rules)} rules"

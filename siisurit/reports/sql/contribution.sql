@@ -21,15 +21,15 @@ select
     contribution.last_started_at
 from (
     select
-        task_id,
-        user_id,
-        sum(duration_seconds)::numeric / 3600 as work_in_hours,
+        work_entry_match.task_id,
+        entry.user_id,
+        sum(entry.duration_seconds)::numeric / 3600 as work_in_hours,
         count(*) as work_entry_count,
-        min(started_at) as first_started_at,
-        max(started_at) as last_started_at
-    from siisurit_workentry
-    where task_id is not null
-    group by task_id, user_id
+        min(entry.started_at) as first_started_at,
+        max(entry.started_at) as last_started_at
+    from siisurit_workentrymatch as work_entry_match
+    join siisurit_workentry as entry on entry.id = work_entry_match.work_entry_id
+    group by work_entry_match.task_id, entry.user_id
     having sum(duration_seconds) > 0
 ) as contribution
 join siisurit_task as task on task.id = contribution.task_id

@@ -23,8 +23,8 @@ join siisurit_tracker as tracker on tracker.id = task.tracker_id
 join siisurit_project as project on project.id = tracker.project_id
 join siisurit_organization as organization on organization.id = project.organization_id
 left join (
-    select task_id, sum(duration_seconds)::numeric / 3600 as work_in_hours
-    from siisurit_workentry
-    where task_id is not null
-    group by task_id
+    select work_entry_match.task_id, sum(entry.duration_seconds)::numeric / 3600 as work_in_hours
+    from siisurit_workentrymatch as work_entry_match
+    join siisurit_workentry as entry on entry.id = work_entry_match.work_entry_id
+    group by work_entry_match.task_id
 ) as work on work.task_id = task.id

@@ -21,4 +21,4 @@ join siisurit_tracker as work_tracker on work_tracker.id = work.tracker_id
 join siisurit_project as project on project.id = work_tracker.project_id
 join siisurit_organization as organization on organization.id = project.organization_id
 left join siisurit_user as member on member.id = work.user_id
-where work.task_id is null
+where not exists (select from siisurit_workentrymatch as work_entry_match where work_entry_match.work_entry_id = work.id)

@@ -25,12 +25,13 @@ select
     work.breadcrumb_trail,
     work_match.match_on as matched_rule_kind,
     work_match.priority as matched_rule_priority,
-    work.matched_at
+    work_entry_match.matched_at
 from siisurit_workentry as work
-join siisurit_task as task on task.id = work.task_id
+join siisurit_workentrymatch as work_entry_match on work_entry_match.work_entry_id = work.id
+join siisurit_task as task on task.id = work_entry_match.task_id
 join siisurit_tracker as task_tracker on task_tracker.id = task.tracker_id
 join siisurit_project as project on project.id = task_tracker.project_id
 join siisurit_organization as organization on organization.id = project.organization_id
 join siisurit_tracker as work_tracker on work_tracker.id = work.tracker_id
 left join siisurit_user as member on member.id = work.user_id
-left join siisurit_workmatch as work_match on work_match.id = work.work_match_id
+left join siisurit_workmatch as work_match on work_match.id = work_entry_match.work_match_id
