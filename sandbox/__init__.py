@@ -26,7 +26,8 @@ dataclass), or its fields as keywords, e.g. ``SandboxTrackers(seed=3, task_count
 ``seed=1, ports=None, host="127.0.0.1", task_count=200, entry_count=2000, other_entry_count=None,
 merge_request_count=None, users=None, tokens=None, usernames=None, pull_request_every=5, kimai_code_prefix="#",
 clockodo_code_prefix="DEMO-", youtrack_estimate_field="Estimation", youtrack_multi_assignee=False,
-github_rate_limit=5000, clockodo_page_size=50, latency_ms=0, faults=()``:
+github_rate_limit=5000, clockodo_page_size=50, latency_ms=0, faults=(),
+page_cache_megabytes=None``:
 
 - ``ports``: ``{kind: port}``; missing kinds or 0 mean an ephemeral port. ``host`` must be a loopback address
   (anything else raises ``ValueError``).
@@ -40,6 +41,8 @@ github_rate_limit=5000, clockodo_page_size=50, latency_ms=0, faults=()``:
 - ``tokens`` / ``usernames``: ``{kind: value}`` overrides of the accepted credentials. Defaults: user names
   ``alice`` (GitHub, GitLab, YouTrack, Kimai) and ``alice@example.com`` (Jira, Clockodo).
 - ``faults``: rules applied at construction, e.g. ``[{"kind": "kimai", "status": 429, "count": 2}]``.
+- ``page_cache_megabytes``: budget of each tracker's cache of rendered pages (default 48 MB); a benchmark timing the
+  client sizes it to hold every page of a pass.
 - Paging details: GitHub ``per_page`` max 100; GitLab ``per_page`` max 100 (``x-total``/``x-total-pages`` left out
   above 10,000 matches); Jira ``maxResults`` max 100; YouTrack ``$top`` default 42 (-1 = all); Kimai ``size`` max
   500, default ``user`` = the token owner only (pass ``user=all``); Clockodo ``items_per_page`` (default

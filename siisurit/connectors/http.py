@@ -23,6 +23,7 @@ from email.utils import parsedate_to_datetime
 from typing import Any
 from urllib.parse import urlencode, urljoin, urlsplit, urlunsplit
 
+import orjson
 import requests
 import urllib3
 from requests.structures import CaseInsensitiveDict
@@ -177,6 +178,16 @@ def connection_failure(error: BaseException) -> str:
         pending.extend(item for item in (*current.args, current.__cause__, current.__context__) if item is not None)
         pending.extend(item for item in (getattr(current, "reason", None),) if isinstance(item, BaseException))
     return "connection failed"
+
+
+def decoded_json(response: requests.Response) -> Any:
+    """The JSON body: orjson where it can (several times faster than the standard library), `response.json()` for
+    whatever orjson refuses (NaN, integers beyond 64 bits, deep nesting, other encodings), so answers and errors stay
+    exactly those of `response.json()`."""
+    try:
+        return orjson.loads(response.content)
+    except orjson.JSONDecodeError:
+        return response.json()
 
 
 def _server_message(response: requests.Response) -> str:
@@ -449,7 +460,7 @@ class HttpClient:
 
     def _json(self, response: requests.Response) -> Any:
         try:
-            return response.json()
+            return decoded_json(response)
         except RecursionError:
             raise PermanentError(
                 f"{self.label}: JSON nested too deeply from {self.redact(urlsplit(response.url).path)}"
