@@ -26,7 +26,7 @@ from siisurit.downloads.service import tracker_download
 from siisurit.environment import Environment
 from siisurit.errors import PermanentError
 from siisurit.matching import service as matching_service
-from siisurit.models import MatchOn, Organization, Tracker, User, WorkEntry
+from siisurit.models import MatchOn, Organization, Tracker, User, WorkEntry, WorkEntryMatch
 from siisurit.organization_config import OrganizationConfigError, organization_update
 from siisurit.organization_config.users_csv import UsersCsvError, users_import
 from tests.contracts.replay import Recording, ReplayServer, json_response
@@ -401,7 +401,8 @@ def test_a_catastrophic_pattern_stops_its_rule_and_the_worker_matches_everything
     assert "work match #1 of tracker 'alpha-github', line 12 of the organization file: text_pattern '(a|a)*$' took " \
         "longer than 250 ms on a work entry; the rule was skipped" in output  # fmt: skip
     assert "match acme/beta: done" in output
-    entries = {entry.id: entry.task.code if entry.task else None for entry in WorkEntry.objects.all()}
+    entries = {entry.id: None for entry in WorkEntry.objects.all()}
+    entries |= {match.work_entry_id: match.task.code for match in WorkEntryMatch.objects.select_related("task")}
     assert entries == {hostile.id: None, plain.id: "various", other_hostile.id: "meetings", other_plain.id: "various"}
     print(f"\nmatch_project with a catastrophic pattern ended after {seconds:.1f} s")
 

@@ -10,8 +10,8 @@ entries a download changed since (marked by `matched_at` NULL).
 
 Which entries are decided: all of them when the tracker's rules or the tasks they look up changed since the last
 match (`WorkMatchState`); otherwise only the pending ones (`PENDING`: new, unmatched, or changed by a download).
-Removing a rule deletes its matches with it (migration work_entry_matches), so only the entries it had matched are pending; a
-rule that no longer applies to a tracker has its matches there deleted first. A re-run with nothing to change
+Removing a rule deletes its matches with it (migration work_entry_matches), so only the entries it had matched are
+pending; a rule that no longer applies to a tracker has its matches there deleted first. A re-run with nothing to change
 decides nothing and writes nothing."""
 
 from __future__ import annotations
@@ -125,10 +125,11 @@ def _decide_in_python(raw, cursor, rules, tracker_id: str, condition: str, count
 
 
 def _rule_fingerprints(rules: Sequence[Rule]) -> list[str]:
+    """What decides each rule's answers; a rule stopped in this run (pattern timeout) differs from itself running."""
     return [
         "|".join(
             [rule.row.id, rule.row.match_on, rule.row.target_task_id or "", rule.row.text_pattern,
-             rule.row.breadcrumb_trail_pattern]
+             rule.row.breadcrumb_trail_pattern, "stopped" if rule.failure is not None else ""]
         )
         for rule in rules
     ]  # fmt: skip

@@ -150,7 +150,8 @@ def sql_decisions(rules: Sequence[Rule], work_tracker_id: str, *, only_pending: 
     builder = _Builder(work_tracker_id)
     try:
         for rule in rules:
-            if not isinstance(rule, InvalidRule):
+            # An invalid rule never applies, nor does one stopped in this run (its pattern timed out in Python).
+            if not isinstance(rule, InvalidRule) and rule.failure is None:
                 builder.add(rule)
     except _UntranslatableError:
         return None

@@ -1,11 +1,11 @@
 """Python regular expressions of work matches translated to PostgreSQL's (ARE), where both give the same answer.
 
 Only a conservative subset translates: literals, escaped punctuation, `.`, `^`, `$`, character classes, `\\d \\w \\s
-\\b` and their negations, greedy quantifiers, groups, alternation (not in a pattern extracting a task code) and a
-leading `(?i)`. Everything else (lazy quantifiers, lookarounds, back references, other flags, …) returns None and
-the rule is decided in Python. Class escapes, `\\b` and `(?i)` agree with Python only on ASCII text, and so does
-`str.strip()` of an extracted code: such a pattern is marked `needs_ascii`, and entries with other text are decided
-in Python too.
+\\b` and their negations, greedy quantifiers (not on groups), groups, alternation (not in a pattern extracting a task
+code) and a leading `(?i)`. Everything else (repeated groups, lazy quantifiers, lookarounds, back references, other
+flags, …) returns None and the rule is decided in Python. Class escapes, `\\b` and `(?i)` agree with Python only
+on ASCII text, and so does `str.strip()` of an extracted code: such a pattern is marked `needs_ascii`, and entries
+with other text are decided in Python too.
 """
 
 from __future__ import annotations
@@ -49,7 +49,7 @@ class _Translator:
         self.output: list[str] = []
         self.needs_ascii = extracts_code  # str.strip() of the code
         self.groups: list[bool] = []  # open groups: is it the code group?
-        self.closed_code_group = False
+        self.closed_group = False
 
     def translate(self) -> SqlPattern:
         if self.pattern.startswith("(?i)"):
@@ -70,10 +70,13 @@ class _Translator:
 
     def _token(self) -> None:
         character = self.pattern[self.position]
-        after_code_group, self.closed_code_group = self.closed_code_group, False
+        after_group, self.closed_group = self.closed_group, False
         if character in "*+?{":
-            if after_code_group:
-                raise _UntranslatableError  # a repeated code group: which repetition's text is the code differs
+            if after_group:
+                # A repeated group: the shape that can backtrack exponentially in Python, where such a rule is
+                # stopped by its time bound (siisurit.matching.bounds); decided in Python, engine and explanation
+                # agree on it. (Also: which repetition's text is a code differs.)
+                raise _UntranslatableError
             self._quantifier()
             return
         self.position += 1
@@ -86,7 +89,8 @@ class _Translator:
         elif character == ")":
             if not self.groups:
                 raise _UntranslatableError
-            self.closed_code_group = self.groups.pop()
+            self.groups.pop()
+            self.closed_group = True
             self.output.append(")")
         elif character == "|":
             if self.extracts_code:

@@ -72,9 +72,9 @@ class WorkEntryMatch(models.Model):
     """The task a work match assigned to a work entry; no row: unmatched.
 
     A narrow table of its own with only its primary key indexed, so that matching writes what changed rather than
-    rewriting wide work entry rows. Its keys are checked by PostgreSQL once per statement (triggers, migration
-    work_entry_matches), not per row: writing a match to a missing entry, task or rule fails, and deleting or truncating entries,
-    tasks or rules deletes their matches in the database (deleting work entries stays a single statement).
+    rewriting wide work entry rows. Its keys are checked by PostgreSQL once per statement (triggers of the migration
+    work_entry_matches), not per row: writing a match to a missing entry, task or rule fails, and deleting or
+    truncating entries, tasks or rules deletes their matches in the database (deleting entries stays one statement).
     """
 
     work_entry = models.OneToOneField(

@@ -79,7 +79,7 @@ _KEYS_DROP = [
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("siisurit", "0005_tracker_position"),
+        ("siisurit", "0006_work_match_source_line"),
     ]
 
     operations = [
