@@ -18,6 +18,7 @@ from siisurit.connectors.http import HttpClient, Response, ensure_allowed_url, r
 from siisurit.connectors.limits import DownloadLimits
 from siisurit.connectors.locations import api_base_url_problem
 from siisurit.connectors.pagination import (
+    LISTING_DONE,
     Page,
     link_pages,
     numbered_pages,
@@ -104,6 +105,10 @@ class Connector(ABC):
     holds: ClassVar[Literal["tasks", "work"]]
     #: True when `download(since=cursor)` can fetch only what changed since an earlier download.
     supports_incremental: ClassVar[bool] = False
+    #: True when an interrupted download can go on from the page after its last committed one: the listing's pages
+    #: are addressed by a marker that stays valid (page number, offset, next link or token) in a stable order.
+    #: A connector whose API cannot resume sets it False and says why.
+    resumable: ClassVar[bool] = True
 
     def __init__(
         self, tracker: Any, *, cache: DownloadCache | None = None, limits: DownloadLimits | None = None
@@ -185,7 +190,7 @@ class Connector(ABC):
         """Map each page's items with `to_record` (None = skip the item); 304 pages give their cached ids."""
         for page in pages:
             if page.not_modified:
-                yield RecordPage([], unchanged_ids=page.cached_ids, total=page.total)
+                yield RecordPage([], unchanged_ids=page.cached_ids, total=page.total, resume=self._resume_point(page))
                 continue
             records = []
             for item in page.items:
@@ -200,11 +205,18 @@ class Connector(ABC):
                     records.append(record)
                     self.note_updated(record.updated_at)
             entry = page.cache_entry([record.external_id for record in records])
-            yield RecordPage(records, total=page.total, cache_entries=[entry] if entry else [])
+            yield RecordPage(
+                records, total=page.total, cache_entries=[entry] if entry else [], resume=self._resume_point(page)
+            )
 
     @property
     def request_count(self) -> int:
         return self._client.request_count if self._client else 0
+
+    def _resume_point(self, page: Page) -> tuple[str, Any] | None:
+        if not (self.resumable and page.listing):
+            return None
+        return page.listing, LISTING_DONE if page.next_marker is None else page.next_marker
 
     @property
     def retried_in_place_count(self) -> int:

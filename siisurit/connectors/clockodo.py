@@ -43,6 +43,9 @@ class ClockodoConnector(Connector):
     kind = "clockodo"
     holds = "work"
     supports_incremental = True
+    #: Not resumable: page numbers within a time window shift when entries are added to the window meanwhile, and
+    #: the lookups a download needs are read first anyway. A failed download starts again.
+    resumable = False
     history_days = HISTORY_DAYS
     trailing_days = TRAILING_DAYS
     window_months = WINDOW_MONTHS

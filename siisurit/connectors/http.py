@@ -259,6 +259,9 @@ class HttpClient:
         self._sleep = sleep
         #: Attempts repeated in place after a transient failure (all requests of this client).
         self.retry_count = 0
+        #: Where listings start instead of their first page (`pagination.listing_key` → marker): set to resume an
+        #: interrupted download from its last committed page.
+        self.resume_from: dict[str, Any] = {}
         self.request_count = 0
         self.not_modified_count = 0
         self._secrets = [secret for secret in secrets if secret]

@@ -13,7 +13,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 from urllib.parse import urlsplit
 
-from siisurit.connectors.http import HttpClient, Response
+from siisurit.connectors.http import HttpClient, Response, url_with_params
 from siisurit.errors import PermanentError
 
 
@@ -23,6 +23,8 @@ class Page:
     items: list[Any]
     total: int | None = None
     next_marker: Any = None
+    #: The listing this page belongs to (`listing_key`); with `next_marker` where a resumed download goes on.
+    listing: str = ""
 
     def cache_entry(self, ids: list[str]) -> tuple[str, dict[str, Any]] | None:
         """(URL, entry) for `DownloadCache.store_pages`, or None if the answer had no validators or was a 304."""
@@ -58,11 +60,30 @@ def _int_header(response: Response, name: str) -> int | None:
 
 
 def _pages(
-    client: HttpClient, response: Response, items_key: str | None, total: int | None, next_marker: Any
+    client: HttpClient,
+    response: Response,
+    items_key: str | None,
+    total: int | None,
+    next_marker: Any,
+    listing: str = "",
 ) -> Iterator[Page]:
     """One page (a generator, so that iterators read alike)."""
     items = [] if response.not_modified else _items(client, response, items_key)
-    yield Page(response, items, total, next_marker)
+    yield Page(response, items, total, next_marker, listing)
+
+
+#: The resume marker of a listing that was read to its end.
+LISTING_DONE = "done"
+
+
+def listing_key(url: str, params: Mapping[str, Any] | None) -> str:
+    """What names a listing for resuming: its first URL with its parameters (those that stay the same)."""
+    return url_with_params(url, params)
+
+
+def _resume_marker(client: HttpClient, listing: str, first: Any) -> Any:
+    """Where the listing starts: `first`, or where an interrupted download stopped (`HttpClient.resume_from`)."""
+    return client.resume_from.get(listing, first)
 
 
 def link_pages(
@@ -74,10 +95,11 @@ def link_pages(
     conditional: bool = True,
 ) -> Iterator[Page]:
     """GitHub style: follow the Link header's `rel="next"` until it is absent."""
-    next_url: str | None = url
-    request_params = params
+    listing = listing_key(url, params)
+    next_url: str | None = _resume_marker(client, listing, url)
+    request_params = params if next_url == url else None
     page = 0
-    while next_url:
+    while next_url and next_url != LISTING_DONE:
         page += 1
         response = client.get(next_url, request_params, conditional=conditional, page=page)
         cached_next = response.cached.get("next") if response.not_modified else None
@@ -87,7 +109,7 @@ def link_pages(
             raise PermanentError(
                 f"{client.label}: the next page link points to another host ({urlsplit(following).hostname})"
             )
-        yield from _pages(client, response, items_key, None, following)
+        yield from _pages(client, response, items_key, None, following, listing)
         next_url, request_params = following, None
 
 
@@ -103,8 +125,9 @@ def numbered_pages(
     conditional: bool = True,
 ) -> Iterator[Page]:
     """GitLab / Kimai style `page` + size: stop by `x-next-page`, `X-Total-Pages`, Link next or a short page."""
-    number: int | None = 1
-    while number is not None:
+    listing = listing_key(url, params)
+    number: int | None = _resume_marker(client, listing, 1)
+    while number is not None and number != LISTING_DONE:
         request_params = {**(params or {}), page_param: number, size_param: per_page}
         response = client.get(url, request_params, conditional=conditional, page=number)
         total = _int_header(response, "x-total") or _int_header(response, "x-total-count")
@@ -113,7 +136,7 @@ def numbered_pages(
             total = response.cached.get("total")
         else:
             following = _next_number(response, number, per_page, items_key)
-        yield from _pages(client, response, items_key, total, following)
+        yield from _pages(client, response, items_key, total, following, listing)
         number = following
 
 
@@ -141,9 +164,10 @@ def skip_top_pages(
     conditional: bool = False,
 ) -> Iterator[Page]:
     """YouTrack style `$skip` / `$top` without a total: stop on a short page."""
-    skip: int | None = 0
+    listing = listing_key(url, params)
+    skip: int | None = _resume_marker(client, listing, 0)
     page = 0
-    while skip is not None:
+    while skip is not None and skip != LISTING_DONE:
         page += 1
         request_params = {**(params or {}), "$skip": skip, "$top": top}
         response = client.get(url, request_params, conditional=conditional, page=page)
@@ -152,7 +176,7 @@ def skip_top_pages(
         else:
             count = len(_items(client, response, items_key))
             following = skip + count if count >= top else None
-        yield from _pages(client, response, items_key, None, following)
+        yield from _pages(client, response, items_key, None, following, listing)
         skip = following
 
 
@@ -166,9 +190,10 @@ def start_at_pages(
     conditional: bool = False,
 ) -> Iterator[Page]:
     """Jira Server search and worklogs: `startAt` / `maxResults` until `startAt + len >= total`."""
-    start: int | None = 0
+    listing = listing_key(url, params)
+    start: int | None = _resume_marker(client, listing, 0)
     page = 0
-    while start is not None:
+    while start is not None and start != LISTING_DONE:
         page += 1
         request_params = {**(params or {}), "startAt": start, "maxResults": max_results}
         response = client.get(url, request_params, conditional=conditional, page=page)
@@ -181,7 +206,7 @@ def start_at_pages(
             if not isinstance(total, int) or not isinstance(start_at, int):
                 raise PermanentError(f"{client.label}: malformed answer from {url}: no integer startAt/total")
             following = start_at + count if count and start_at + count < total else None
-        yield from _pages(client, response, items_key, total, following)
+        yield from _pages(client, response, items_key, total, following, listing)
         start = following
 
 
@@ -195,9 +220,10 @@ def token_pages(
     conditional: bool = False,
 ) -> Iterator[Page]:
     """Jira Cloud `search/jql`: repeat with `nextPageToken` until `isLast` (the token is absent on the last page)."""
-    token: str | None = None
+    listing = listing_key(url, params)
+    token: str | None = _resume_marker(client, listing, None)
     page = 0
-    while page == 0 or token:
+    while (page == 0 or token) and token != LISTING_DONE:
         page += 1
         request_params = {**(params or {}), **({token_param: token} if token else {})}
         response = client.get(url, request_params, conditional=conditional, page=page)
@@ -206,7 +232,7 @@ def token_pages(
         else:
             data = response.data if isinstance(response.data, dict) else {}
             following = None if data.get("isLast") else data.get(token_param)
-        yield from _pages(client, response, items_key, None, following)
+        yield from _pages(client, response, items_key, None, following, listing)
         token = following
 
 
@@ -228,8 +254,9 @@ def paging_pages(
     conditional: bool = False,
 ) -> Iterator[Page]:
     """Clockodo style JSON `paging` {current_page, count_pages, count_items}: request pages 1..count_pages."""
-    number: int | None = 1
-    while number is not None:
+    listing = listing_key(url, params)
+    number: int | None = _resume_marker(client, listing, 1)
+    while number is not None and number != LISTING_DONE:
         request_params = {**(params or {}), "page": number, **({size_param: per_page} if per_page else {})}
         response = client.get(url, request_params, conditional=conditional, page=number)
         if response.not_modified:
@@ -241,5 +268,5 @@ def paging_pages(
             current = paging.get("current_page") or number
             total = paging.get("count_items")
             following = current + 1 if current < paging["count_pages"] else None
-        yield from _pages(client, response, items_key, total, following)
+        yield from _pages(client, response, items_key, total, following, listing)
         number = following

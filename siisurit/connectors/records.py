@@ -93,3 +93,5 @@ class RecordPage:
     total: int | None = None  # items the whole listing has, when the tracker says so
     #: (URL, entry) pairs for `DownloadCache.store_pages`, to store once `records` are committed
     cache_entries: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+    #: (listing, marker of the next page or `LISTING_DONE`): where a resumed download goes on after this page
+    resume: tuple[str, Any] | None = None

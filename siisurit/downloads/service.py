@@ -37,7 +37,7 @@ from siisurit.downloads.upsert import (
     tracker_work_entries_upsert,
 )
 from siisurit.downloads.user_mapping import UserResolver, user_resolver_for_tracker
-from siisurit.errors import PermanentError, SiisuritError
+from siisurit.errors import DeadlineError, PermanentError, SiisuritError
 from siisurit.jobs import Progress, job_started_at
 from siisurit.models import Tracker
 
@@ -46,6 +46,8 @@ _log = logging.getLogger(__name__)
 FULL_DOWNLOAD_INTERVAL = timedelta(hours=24)
 #: Records per database transaction: fewer commits, memory still bounded.
 BATCH_SIZE = 5000
+#: A slow download commits at least this often, so a killed one loses at most this much work (it resumes there).
+FLUSH_INTERVAL_SECONDS = 2.0
 #: Items (records, unchanged ids) fetched ahead while earlier ones are stored: fetching goes on during a commit.
 PREFETCH_ITEMS = 2 * BATCH_SIZE
 
@@ -63,6 +65,20 @@ def _valid_cache_state(cache_state: dict[str, Any], tracker: Tracker, fingerprin
 def _is_full_due(cache_state: dict[str, Any], now: datetime) -> bool:
     full_at = cache_state.get("full_at")
     return not full_at or now - datetime.fromisoformat(full_at) >= FULL_DOWNLOAD_INTERVAL
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return None if moment is None else moment.astimezone(UTC).isoformat()
+
+
+def _newest(*cursors: str | None) -> str | None:
+    """The latest of ISO timestamps (None where there is none)."""
+    moments = [datetime.fromisoformat(cursor) for cursor in cursors if cursor]
+    return max(moments).astimezone(UTC).isoformat() if moments else None
+
+
+def _without_resume(cache_state: dict[str, Any]) -> dict[str, Any]:
+    return {key: value for key, value in cache_state.items() if key != "resume"}
 
 
 def _prefetched(pages: Iterator[RecordPage], ahead: int = PREFETCH_ITEMS) -> Iterator[RecordPage]:
@@ -154,22 +170,36 @@ class _Download:
     pages: int = 0
     items: int = 0
     deleted: int = 0
+    #: Resuming an interrupted attempt: the next page of each listing (`pagination.listing_key` → marker), and the
+    #: newest change committed so far. A resumed download does not count as complete (see `complete`).
+    resumed: bool = False
+    markers: dict[str, Any] = field(default_factory=dict)
+    resume_cursor: str | None = None
+
+    def complete(self, connector: Connector) -> bool:
+        """Whether this download listed everything: then rows not seen were deleted upstream."""
+        return connector.is_full and not self.resumed
 
 
 def _tracker_download(*, tracker_id: str, full: bool, progress: Progress | None) -> dict:
     download = _download_prepare(tracker_id=tracker_id, full=full)
     limits = DownloadLimits.from_settings(started=job_started_at())
     with download.connector_type(download.tracker, cache=download.cache, limits=limits) as connector:
+        if download.resumed:
+            connector.client.resume_from = dict(download.markers)
+            _log.info(
+                "%s: resuming after the committed pages of %d listing(s)", download.tracker.name, len(download.markers)
+            )
         seen_ids_begin()
         try:
             _pages_store(download, connector, progress)
-            if connector.is_full:
+            if download.complete(connector):
                 with transaction.atomic():
                     download.deleted = tracker_unseen_delete(
                         tracker_id=download.tracker.id, holds=download.connector_type.holds
                     )
         finally:
-            seen_ids_end(used=connector.is_full)
+            seen_ids_end(used=download.complete(connector))
         return _download_finish(download, connector)
 
 
@@ -191,7 +221,12 @@ def _download_prepare(*, tracker_id: str, full: bool) -> _Download:
     since = cache_state.get("cursor")
     if full or not connector_type.supports_incremental or _is_full_due(cache_state, now):
         since = None
-    return _Download(tracker, connector_type, resolver, cache, cache_state, since, now, started)
+    download = _Download(tracker, connector_type, resolver, cache, cache_state, since, now, started)
+    # An earlier attempt that failed or was killed after committing pages goes on after them (same listing).
+    resume = cache_state.get("resume") if connector_type.resumable and not full else None
+    if resume and resume.get("since") == since:
+        download.resumed, download.markers, download.resume_cursor = True, dict(resume["markers"]), resume["cursor"]
+    return download
 
 
 class _BatchWriter:
@@ -205,19 +240,25 @@ class _BatchWriter:
         self.records: list = []
         self.unchanged_ids: list[str] = []
         self.cache_entries: list = []
+        self.resume_points: list[tuple[str, Any]] = []
+        self.flush_due = time.monotonic() + FLUSH_INTERVAL_SECONDS
 
     def add(self, page: RecordPage) -> None:
         self.records.extend(page.records)
         self.unchanged_ids.extend(page.unchanged_ids)
         self.cache_entries.extend(page.cache_entries)
-        if len(self.records) + len(self.unchanged_ids) >= BATCH_SIZE:
+        if page.resume is not None:
+            self.resume_points.append(page.resume)
+        if len(self.records) + len(self.unchanged_ids) >= BATCH_SIZE or time.monotonic() >= self.flush_due:
             self.flush()
 
     def flush(self) -> None:
         """Commit the collected records, then let the cache remember the pages they came from."""
         if not (self.records or self.unchanged_ids or self.cache_entries):
             return
-        download, is_full = self.download, self.connector.is_full
+        self.flush_due = time.monotonic() + FLUSH_INTERVAL_SECONDS
+        download = self.download
+        is_full = download.complete(self.connector)
         try:
             with transaction.atomic():
                 batch_counts = self.upsert(
@@ -233,10 +274,21 @@ class _BatchWriter:
             ) from None
         if self.cache_entries:
             download.cache.store_pages(self.cache_entries)
+        self._resume_points_store()
         batch_counts.unchanged += len(self.unchanged_ids)
         download.counts.add(batch_counts)
-        for collected in (self.records, self.unchanged_ids, self.cache_entries):
+        for collected in (self.records, self.unchanged_ids, self.cache_entries, self.resume_points):
             collected.clear()
+
+    def _resume_points_store(self) -> None:
+        """After a commit: where each listing goes on and the newest change committed, for a resumed attempt."""
+        download = self.download
+        if not self.resume_points:
+            return
+        download.markers.update(self.resume_points)
+        download.resume_cursor = _newest(download.resume_cursor, *(_iso(record.updated_at) for record in self.records))
+        resume = {"since": download.since, "markers": download.markers, "cursor": download.resume_cursor}
+        download.cache.store_state({**download.cache_state, "resume": resume})
 
 
 def _pages_store(download: _Download, connector: Connector, progress: Progress | None) -> None:
@@ -249,8 +301,11 @@ def _pages_store(download: _Download, connector: Connector, progress: Progress |
             download.items += len(page.records) + len(page.unchanged_ids)
             if progress is not None:
                 progress(download.items, page.total, f"{download.tracker.name}: page {download.pages}")
-    except SiisuritError:
-        writer.flush()  # so that the retry starts from the cache
+    except SiisuritError as error:
+        if download.resumed and isinstance(error, PermanentError) and not isinstance(error, DeadlineError):
+            # A marker the tracker no longer accepts (an expired page token): start over next time.
+            download.cache.store_state(_without_resume(download.cache_state))
+        writer.flush()  # so that the retry goes on after the complete pages
         raise
     writer.flush()
 
@@ -258,16 +313,19 @@ def _pages_store(download: _Download, connector: Connector, progress: Progress |
 def _download_finish(download: _Download, connector: Connector) -> dict:
     """The summary; the tracker's and the cache's state move on to the new cursor."""
     tracker, now = download.tracker, download.now
+    is_full = download.complete(connector)
+    cursor = _newest(download.resume_cursor, connector.cursor) if download.resumed else connector.cursor
     cache_state = {
-        **download.cache_state,
-        "cursor": connector.cursor,
-        **({"full_at": now.isoformat()} if connector.is_full else {}),
+        **_without_resume(download.cache_state),
+        "cursor": cursor,
+        **({"full_at": now.isoformat()} if is_full else {}),
     }
     summary = {
         "tracker": tracker.name,
         "tracker_id": str(tracker.id),
         "kind": tracker.api_kind,
-        "full": connector.is_full,
+        "full": is_full,
+        "resumed": download.resumed,
         "pages": download.pages,
         "requests": connector.request_count,
         "not_modified": connector.not_modified_count,
@@ -281,7 +339,7 @@ def _download_finish(download: _Download, connector: Connector) -> dict:
     }
     tracker.download_state = {
         "generation": cache_state["generation"],
-        "cursor": connector.cursor,
+        "cursor": cursor,
         "full_at": cache_state.get("full_at"),
         "last": {key: summary[key] for key in ("full", "items", "created", "updated", "deleted", "requests")},
     }
