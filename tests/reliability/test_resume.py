@@ -81,3 +81,28 @@ def test_a_download_whose_pool_process_is_killed_resumes_on_redelivery(clean_que
             print(
                 f"killed after {committed_pages} committed pages of {PAGES}; resumed with {resumed_requests} requests"
             )
+
+
+def test_a_project_update_whose_third_tracker_fails_keeps_the_others_done(settings):
+    from siisurit.jobs import InProcessJobRunner, JobRequest
+    from siisurit.models import Task
+    from tests.processes import free_port
+
+    settings.SII_HTTP_ATTEMPTS, settings.SII_HTTP_RETRY_BACKOFF_IN_SECONDS = 2, 0
+    with SandboxTrackers(seed=53, task_count=40, entry_count=300) as sandbox:
+        project = make_project()
+        trackers = [sandbox_tracker(project, sandbox, kind) for kind in ("github", "gitlab", "jira", "kimai")]
+        broken = trackers[2]
+        broken.api_location = f"http://127.0.0.1:{free_port()}/browse/SHOP-1"  # nobody listens there
+        broken.save()
+
+        outcome = InProcessJobRunner().start(JobRequest("update_project", {"project_id": str(project.id)})).wait()
+
+        assert outcome.state == "FAILURE"
+        assert "jira tracker 'jira-tracker': gave up after 2 attempts" in outcome.error, outcome.error
+        assert Task.objects.filter(tracker=trackers[0]).count() == len(sandbox.task_codes("github"))
+        assert Task.objects.filter(tracker=trackers[1]).count() == len(sandbox.task_codes("gitlab"))
+        assert WorkEntry.objects.filter(tracker=trackers[3]).count() == len(sandbox.entry_ids("kimai"))
+        for tracker in (trackers[0], trackers[1], trackers[3]):
+            tracker.refresh_from_db()
+            assert tracker.last_downloaded_at is not None, f"{tracker.name} is done"
