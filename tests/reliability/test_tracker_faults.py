@@ -193,3 +193,27 @@ def test_a_slow_answer_is_a_transient_timeout(fault_sandbox):
     finally:
         client.close()
         fault_sandbox.set_latency(0, kind="kimai")
+
+
+def test_update_project_sync_waits_out_a_429_with_retry_after_instead_of_failing(fault_sandbox, settings):
+    """The issue's report: `update_project ORG PROJECT --sync` failed at once on `429` with `Retry-After: 1`."""
+    import io
+
+    from django.core.management import call_command
+
+    for name, value in FAST_REQUEST_RETRIES.items():
+        setattr(settings, name, int(value))
+    fault_sandbox.clear_faults()
+    fault_sandbox.reset_stats()
+    project = make_project()
+    tracker = sandbox_tracker(project, fault_sandbox, "kimai")
+    fault_sandbox.inject("kimai", status=429, retry_after=1, count=1)
+    stdout = io.StringIO()
+
+    call_command(
+        "update_project", project.organization.code, project.code, "--sync", stdout=stdout, stderr=io.StringIO()
+    )
+
+    assert "done" in stdout.getvalue()
+    assert statuses(fault_sandbox) == {429: 1, 200: 1}
+    assert_complete(tracker, fault_sandbox)
