@@ -76,6 +76,9 @@ Fault injection (thread safe, deterministic; also at runtime)::
     sandbox.inject("jira", fault="drop")                           # close the socket without an answer
     sandbox.inject("clockodo", fault="truncate")                   # valid HTTP, JSON body cut in half
     sandbox.inject("youtrack", fault="incomplete")                 # Content-Length promises more than is sent
+    sandbox.inject("kimai", fault="trickle", delay_ms=200)         # the body arrives one byte every 200 ms
+    sandbox.inject("kimai", fault="oversize", size=2_000_000)      # 2 MB of JSON whitespace after the body
+    sandbox.inject("github", fault="endless", count=None)          # empty pages naming a next page, forever
     sandbox.inject("kimai", status=401, count=None)                # every request -> 401 until cleared
     sandbox.inject("youtrack", status=403, path="timeTrackingSettings")  # only requests whose path contains it
     sandbox.clear_faults("kimai")                                  # or clear_faults() for all kinds
