@@ -10,9 +10,11 @@ from typing import Any
 from celery import Task
 from django.conf import settings
 
+from siisurit.errors import TransientError
 from siisurit.ids import new_id, uuid7_seconds
 from siisurit.jobs import Progress, Summary, job_execute
 from siisurit.jobs.subject import job_kwargs_repr
+from siisurit.retry_policy import duration_text
 from workers.deliveries import check_deliveries, delivery_count
 from workers.retry import is_retryable, retry_countdown
 
@@ -62,6 +64,8 @@ class JobTask(Task):
         try:
             summary = job_execute(self.job_name, kwargs, job_id=self.request.id, progress=self.progress_publisher())
         except Exception as error:
+            if isinstance(error, TransientError) and retries and retries >= self.max_retries:
+                raise self.given_up(error, attempts=retries + 1) from None
             if not is_retryable(error) or retries >= self.max_retries:
                 raise
             retry_after = getattr(error, "retry_after", None)
@@ -91,6 +95,13 @@ class JobTask(Task):
         enqueued = uuid7_seconds(self.request.id)
         since_enqueued = round(time.time() - enqueued, 3) if enqueued else None
         return {**summary, "retries": retries, "attempts": retries + 1, "since_enqueued_seconds": since_enqueued}
+
+    def given_up(self, error: TransientError, *, attempts: int) -> TransientError:
+        """The last attempt's error, saying also how often and how long the job tried (since it was enqueued)."""
+        enqueued = uuid7_seconds(self.request.id)
+        over = f" over {duration_text(time.time() - enqueued)}" if enqueued else ""
+        message = f"{error}; the job gave up after {attempts} attempts{over}"
+        return TransientError(message, retry_after=error.retry_after)
 
     def progress_publisher(self) -> Progress:
         """A `progress(current, total, what)` callback that stores state PROGRESS for Flower and waiting commands."""
