@@ -220,3 +220,21 @@ def test_update_project_sync_waits_out_a_429_with_retry_after_instead_of_failing
     assert "done" in stdout.getvalue()
     assert statuses(fault_sandbox) == {429: 1, 200: 1}
     assert_complete(tracker, fault_sandbox)
+
+
+def test_a_tracker_down_for_longer_than_the_request_budget_is_caught_up_by_the_job_retry(
+    request, run, kimai, fault_sandbox
+):
+    outage = REQUEST_ATTEMPTS + 2  # requests answered by a dropped connection: more than one request's budget
+    fault_sandbox.inject("kimai", fault="drop", count=outage)
+
+    outcome = run(kimai)
+
+    if request.node.callspec.params["run"] == "worker":  # the job-level retry comes after the outage
+        assert outcome.ok, outcome.error
+        assert outcome.summary["retries"] == 1
+        assert fault_sandbox.stats["kimai"]["requests"] == outage + 1
+    else:  # --sync has no job level: the command fails clearly, and the next run completes
+        assert "gave up after 4 attempts" in outcome.error, outcome.error
+        assert run(kimai).ok
+    assert_complete(kimai, fault_sandbox)
