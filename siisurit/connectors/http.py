@@ -164,19 +164,26 @@ def _host(url: str) -> str:
 
 
 def connection_failure(error: BaseException) -> str:
-    """A short reason for a failed connection (`connection refused`, …) instead of urllib3's nested repr."""
-    seen = set()
+    """A short reason for a failed connection (`connection refused`, …) instead of urllib3's nested repr.
+
+    The most specific cause anywhere in the chain of wrapped errors wins (a refused connection inside urllib3's
+    "Max retries exceeded" inside requests' ConnectionError)."""
+    chain: list[BaseException] = []
     pending: list[BaseException] = [error]
     while pending:
         current = pending.pop()
-        if id(current) in seen:
+        if any(current is seen for seen in chain):
             continue
-        seen.add(id(current))
-        for kind, text in _CONNECTION_FAILURES:
-            if isinstance(current, kind):
-                return text
-        pending.extend(item for item in (*current.args, current.__cause__, current.__context__) if item is not None)
-        pending.extend(item for item in (getattr(current, "reason", None),) if isinstance(item, BaseException))
+        chain.append(current)
+        pending.extend(item for item in current.args if isinstance(item, BaseException))
+        pending.extend(
+            item
+            for item in (current.__cause__, current.__context__, getattr(current, "reason", None))
+            if isinstance(item, BaseException)
+        )
+    for kind, text in _CONNECTION_FAILURES:
+        if any(isinstance(item, kind) for item in chain):
+            return text
     return "connection failed"
 
 
