@@ -274,8 +274,7 @@ def _table(results: list[dict], load_before: tuple[float, float, float]) -> None
             f" {first['seconds']:>5.1f}s {first['seconds'] / result['floor']:>5.2f} {first['summary']['changed']:>9,} |"
             f" {rerun['seconds']:>5.1f}s {rerun['seconds'] / result['floor']:>5.2f} {rerun['summary']['changed']:>7,} |"
             f" {removed['seconds']:>11.1f}s {removed['seconds'] / result['floor']:>5.2f}"
-            f" {removed['summary']['changed']:>7,} |"
-            f" {first['summary'].get('decided_in_python', 0):>9,} | {peak:>5.0f} MB"
+            f" {removed['summary']['changed']:>7,} | {peak:>5.0f} MB"
         )
     small, large = results
     floor = large["floor"]
