@@ -59,18 +59,18 @@ def project_summary(project: Project) -> ProjectSummary:
     entries = WorkEntry.objects.filter(tracker__project=project)
     totals = entries.aggregate(
         entries=Count("id"),
-        matched=Count("id", filter=Q(task__isnull=False)),
-        matched_seconds=Sum("duration_seconds", filter=Q(task__isnull=False)),
-        unmatched_seconds=Sum("duration_seconds", filter=Q(task__isnull=True)),
+        matched=Count("id", filter=Q(match__isnull=False)),
+        matched_seconds=Sum("duration_seconds", filter=Q(match__isnull=False)),
+        unmatched_seconds=Sum("duration_seconds", filter=Q(match__isnull=True)),
     )
     top_rows = (
-        entries.filter(task__isnull=False)
-        .values("task__code", "task__title")
+        entries.filter(match__isnull=False)
+        .values("match__task__code", "match__task__title")
         .annotate(seconds=Sum("duration_seconds"))
-        .order_by("-seconds", "task__code")[:TOP_TASK_COUNT]
+        .order_by("-seconds", "match__task__code")[:TOP_TASK_COUNT]
     )
     example = (
-        entries.filter(task__isnull=True).order_by("-started_at").values_list("id", flat=True).first()
+        entries.filter(match__isnull=True).order_by("-started_at").values_list("id", flat=True).first()
         or entries.order_by("-started_at").values_list("id", flat=True).first()
     )
     return ProjectSummary(
@@ -84,7 +84,9 @@ def project_summary(project: Project) -> ProjectSummary:
         unmatched_entries=totals["entries"] - totals["matched"],
         matched_hours=_hours(totals["matched_seconds"]),
         unmatched_hours=_hours(totals["unmatched_seconds"]),
-        top_tasks=[TaskHours(row["task__code"], row["task__title"], _hours(row["seconds"])) for row in top_rows],
+        top_tasks=[
+            TaskHours(row["match__task__code"], row["match__task__title"], _hours(row["seconds"])) for row in top_rows
+        ],
         example_work_entry_id=str(example) if example else None,
     )
 
