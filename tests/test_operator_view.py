@@ -183,6 +183,7 @@ def test_long_summaries_become_compact_and_keep_their_counts():
 
     assert len(repr(compact)) <= SUMMARY_MAX_CHARACTERS < len(repr(summary))
     assert compact["trackers"] == 12 and compact["job"] == "update_project"
+    assert compact["project_id"] == "p", "a compacted result still names its subject"
     assert summary_compact({"job": "small", "items": 0}) == {"job": "small", "items": 0}
 
 

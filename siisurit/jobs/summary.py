@@ -10,6 +10,8 @@ from typing import Any
 SUMMARY_MAX_CHARACTERS = 900
 # Keys a reader of a compacted summary does not miss: ids are in the job's arguments, the rest in the log line.
 _DETAIL_KEYS = frozenset({"kind", "pages", "requests", "not_modified", "duration", "statements"})
+# Top-level keys a compacted summary keeps: what the job was and what it was about (a result names its subject).
+_KEPT_KEYS = frozenset({"job", "duration_seconds", "project_id", "tracker_id"})
 
 
 def _size(value: Any) -> int:
@@ -47,7 +49,7 @@ def summary_compact(summary: dict[str, Any], *, limit: int = SUMMARY_MAX_CHARACT
             compact[key] = {_label(item): _line(item) for item in value}
         elif isinstance(value, dict):
             compact[key] = _pruned(value)
-        elif key in ("job", "duration_seconds") or not _is_noise(key, value):
+        elif key in _KEPT_KEYS or not _is_noise(key, value):
             compact[key] = value
     if _size(compact) <= limit:
         return compact

@@ -80,8 +80,19 @@ def test_two_beat_processes_send_each_periodic_job_once_per_period(clean_queues,
         )
         for number in (1, 2)
     ]
+
+    def refusals() -> int:
+        return sum(beat.output().count("already sent for this period") for beat in beats)
+
+    def ticking(beat: ChildProcess) -> bool:
+        output = beat.output()
+        return "Sending due task" in output or "already sent for this period" in output
+
     try:
-        wait_for(lambda: queue_length("maintenance") >= 6, timeout=30, what="six periods of beat")
+        # A loaded machine may start one beat seconds after the other: count only periods in which both tick.
+        wait_for(lambda: all(ticking(beat) for beat in beats), timeout=60, what="both beats ticking")
+        sent_before, refused_before = queue_length("maintenance"), refusals()
+        wait_for(lambda: queue_length("maintenance") >= sent_before + 6, timeout=30, what="six periods of beat")
     finally:
         for beat in beats:
             beat.close()
@@ -91,10 +102,10 @@ def test_two_beat_processes_send_each_periodic_job_once_per_period(clean_queues,
     sent = queue_length("maintenance")
 
     assert sent == len(claims), f"{sent} jobs sent for {len(claims)} periods"
-    refusals = sum(beat.output().count("already sent for this period") for beat in beats)
-    assert refusals >= sent - 2, "both beats were ticking: each period one of them must have stood back"
     periods = sorted(int(claim.decode().rsplit(":", 1)[1]) for claim in claims)
     assert len(set(periods)) == len(periods)
+    # While both tick, one of them stands back in (nearly) every period; a stalled process may miss one or two.
+    assert refusals() - refused_before >= sent - sent_before - 2, "both beats ticked, one of them stood back"
 
 
 def test_a_job_past_its_time_limit_fails_with_a_clear_reason_and_frees_its_lock(clean_queues):
