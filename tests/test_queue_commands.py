@@ -22,7 +22,7 @@ from django.test import override_settings
 from siisurit.downloads.cache import download_cache_client, download_key
 from siisurit.jobs import InProcessJobRunner, JobRequest, job_runner
 from siisurit.management.base import JobCommand
-from tests.processes import child_environment
+from tests.processes import child_environment, wait_for
 from tests.worker import queue_length, redis_test_client
 from workers.app import app
 from workers.dispatch import CeleryJobRunner
@@ -174,7 +174,9 @@ def test_celery_runner_enqueues_only_after_the_transaction_commits(clean_queues,
         CeleryJobRunner().start(JobRequest("test_counting", {"key": "commit"}))
         assert queue_length("maintenance") == 0
 
-    assert queue_length("maintenance") == 1
+    # The module's idle worker thread may still hold a blocking pop that takes the message and hands it straight
+    # back ("no consumers"): wait for it to be in the queue rather than sampling once.
+    wait_for(lambda: queue_length("maintenance") == 1, timeout=10, what="the job enqueued after the commit")
 
 
 def test_running_job_shows_its_progress_to_the_waiting_command_and_in_the_backend(celery_worker_thread):
