@@ -9,7 +9,7 @@ PYTEST_ARGS ?=
 # Test processes in parallel (pytest-xdist; each has its own test database and Redis databases, tests/settings.py),
 # one test module per process at a time so that a module's shared worker and fixtures stay in one process.
 TEST_PROCESSES ?= 4
-PYTEST := $(BIN)/python -m pytest -n $(TEST_PROCESSES) --dist loadfile
+PYTEST := $(BIN)/python -m pytest -n $(TEST_PROCESSES) --dist loadfile --no-loadscope-reorder
 
 .PHONY: help setup migrate demo test test-fast _pytest lint format up services-stop bench clean
 

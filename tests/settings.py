@@ -51,3 +51,7 @@ from siisurit.settings import *  # noqa: E402, F403
 os.environ["SII_REDIS_URL"] = SII_REDIS_URL  # noqa: F405
 os.environ["SII_REDIS_CACHE_URL"] = SII_REDIS_CACHE_URL  # noqa: F405
 os.environ[_PREPARED_MARKER] = _TEST_PROCESS
+
+# The production hasher is slow on purpose; the tests (and their `manage.py` subprocesses, which inherit
+# DJANGO_SETTINGS_MODULE) check behaviour, not hash strength.
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

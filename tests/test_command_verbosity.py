@@ -70,10 +70,7 @@ def test_make_report_user_is_silent_at_verbosity_0(dry_run):
 
 @pytest.mark.django_db(transaction=True)
 def test_demo_is_silent_at_verbosity_0(restored_environ):
-    with override_settings(
-        SII_JOB_RUNNER="siisurit.jobs.InProcessJobRunner",
-        PASSWORD_HASHERS=["django.contrib.auth.hashers.MD5PasswordHasher"],
-    ):
+    with override_settings(SII_JOB_RUNNER="siisurit.jobs.InProcessJobRunner"):
         stdout, stderr = io.StringIO(), io.StringIO()
         call_command(
             "demo", f"--sandbox-port={free_base_port()}", "--tasks=5", "--entries=20", "--no-progress-bar",

@@ -29,8 +29,6 @@ from tests.processes import child_environment
 _REPO = Path(__file__).resolve().parent.parent
 # Small sandbox data: the demo's flow is what is tested here, the volume is the benchmarks' business.
 _TASKS, _ENTRIES = 40, 300
-# The demo users have passwords; the production hasher's deliberate slowness only costs test time here.
-fast_password_hashing = override_settings(PASSWORD_HASHERS=["django.contrib.auth.hashers.MD5PasswordHasher"])
 
 
 def free_base_port() -> int:
@@ -123,7 +121,6 @@ def test_demo_organization_file_uses_only_variables_the_demo_sets_with_the_sandb
 
 
 @pytest.mark.django_db
-@fast_password_hashing
 def test_make_demo_organization_dry_run_writes_nothing_and_reruns_change_nothing(restored_environ):
     stdout = io.StringIO()
     call_command("make_demo_organization", "--dry-run", stdout=stdout)
@@ -146,7 +143,6 @@ def test_make_demo_organization_dry_run_writes_nothing_and_reruns_change_nothing
 
 
 @pytest.mark.django_db
-@fast_password_hashing
 def test_make_demo_organization_keeps_configured_variables_unless_the_sandbox_is_named(restored_environ):
     os.environ["DEMO_KIMAI_LOCATION"] = "http://127.0.0.1:9/en/admin/project/7/details"
     call_command("make_demo_organization", stdout=io.StringIO())
@@ -178,7 +174,6 @@ def test_demo_refuses_ports_taken_by_something_else(restored_environ):
 @pytest.mark.slow
 @pytest.mark.worker
 @pytest.mark.django_db(transaction=True)
-@fast_password_hashing
 def test_demo_runs_the_main_job_through_a_worker_and_again_without_duplicates(clean_queues, restored_environ, tmp_path):
     base_port = free_base_port()
     output = run_demo(base_port)
@@ -244,7 +239,6 @@ def free_ports(base_port: int) -> bool:
 
 
 @pytest.mark.django_db
-@fast_password_hashing
 def test_demo_superuser_exists_only_in_the_local_environment():
     with override_settings(IS_LOCAL=False, SII_ENVIRONMENT="stage"), pytest.raises(ValueError, match="local"):
         demo_superuser_make()

@@ -16,12 +16,6 @@ pytestmark = pytest.mark.django_db
 _EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 
 
-@pytest.fixture(autouse=True)
-def fast_password_hashing(settings):
-    """The default PBKDF2 hasher is slow on purpose; these tests check behaviour, not hash strength."""
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
 def _csv(tmp_path: Path, text: str, *, encoding: str = "utf-8") -> Path:
     path = tmp_path / "users.csv"
     path.write_bytes(text.encode(encoding))
