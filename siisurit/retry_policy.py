@@ -66,9 +66,15 @@ class RequestPolicy:
 NO_RETRIES = RequestPolicy(attempts=1)
 
 
-def duration_text(seconds: float) -> str:
-    """`4 min 12 s`, `12 s`, `0.3 s`: a duration for messages."""
-    if seconds < 10:
+def duration_text(seconds: float, *, tenths: bool = True) -> str:
+    """`0.3 s`, `12 s`, `4 min 12 s`, `2 h 14 min`: a duration for messages and tables.
+
+    Below 10 s with a tenth (`tenths`), else whole seconds (rounded, or cut off without `tenths`).
+    """
+    if tenths and seconds < 10:
         return f"{seconds:.1f} s"
-    minutes, rest = divmod(round(seconds), 60)
+    whole = round(seconds) if tenths else int(seconds)
+    if whole >= 3600:
+        return f"{whole // 3600} h {whole % 3600 // 60} min"
+    minutes, rest = divmod(whole, 60)
     return f"{minutes} min {rest} s" if minutes else f"{rest} s"

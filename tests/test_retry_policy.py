@@ -135,6 +135,13 @@ def test_request_and_job_levels_use_one_backoff():
         assert job == shared
 
 
-@pytest.mark.parametrize(("seconds", "text"), [(0.34, "0.3 s"), (12.2, "12 s"), (252, "4 min 12 s")])
+@pytest.mark.parametrize(
+    ("seconds", "text"), [(0.34, "0.3 s"), (12.2, "12 s"), (252, "4 min 12 s"), (8040.4, "2 h 14 min")]
+)
 def test_durations_in_messages(seconds, text):
     assert duration_text(seconds) == text
+
+
+@pytest.mark.parametrize(("seconds", "text"), [(4.7, "4 s"), (42.9, "42 s"), (185, "3 min 5 s"), (3725, "1 h 2 min")])
+def test_durations_in_tables_are_whole_seconds(seconds, text):
+    assert duration_text(seconds, tenths=False) == text

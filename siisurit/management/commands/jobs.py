@@ -13,6 +13,7 @@ from django.utils.module_loading import import_string
 
 from siisurit.jobs.subject import job_subject
 from siisurit.models import DownloadOutcome, Tracker
+from siisurit.retry_policy import duration_text
 
 # Loaded by dotted path: `siisurit/` never imports Celery.
 QUEUE_STATUS = "workers.status.queue_status"
@@ -30,15 +31,8 @@ def _count(text: str) -> int:
 
 
 def _duration(seconds: float | None) -> str:
-    """`42 s`, `3 min 5 s`, `2 h 14 min`; empty when unknown."""
-    if seconds is None:
-        return ""
-    seconds = int(seconds)
-    if seconds < 60:
-        return f"{seconds} s"
-    if seconds < 3600:
-        return f"{seconds // 60} min {seconds % 60} s"
-    return f"{seconds // 3600} h {seconds % 3600 // 60} min"
+    """`42 s`, `3 min 5 s`, `2 h 14 min` (whole seconds); empty when unknown."""
+    return "" if seconds is None else duration_text(seconds, tenths=False)
 
 
 # TOOK: from enqueueing to the end over all attempts (a running job: its current attempt so far).
