@@ -147,15 +147,10 @@ def job_execute(name: str, kwargs: dict[str, Any], *, job_id: str, progress: Pro
 
 def job_project_label(kwargs: dict[str, Any]) -> str | None:
     """`org/project` for log lines of a job on a project or tracker; None if the job is not about one."""
-    from siisurit.models import Project, Tracker
+    from siisurit.jobs.subject import job_subject_row
 
-    if kwargs.get("project_id"):
-        project = Project.objects.filter(id=kwargs["project_id"]).select_related("organization").first()
-    elif kwargs.get("tracker_id"):
-        tracker = Tracker.objects.filter(id=kwargs["tracker_id"]).select_related("project__organization").first()
-        project = tracker.project if tracker else None
-    else:
-        return None
+    row = job_subject_row(kwargs)
+    project = getattr(row, "project", row)
     return str(project) if project else None
 
 

@@ -8,17 +8,23 @@ from typing import Any
 logger = logging.getLogger(__name__)
 
 
-def job_subject(kwargs: dict[str, Any]) -> tuple[str, str]:
-    """(`tracker`, `org/project/tracker`), (`project`, `org/project`) or (`organization`, `org[/project]`) for
-    a job's arguments; ("", "") for jobs about everything. An id that no longer exists is shown as the id."""
+def job_subject_row(kwargs: dict[str, Any]) -> Any:
+    """The tracker or project a job's arguments name (with its project and organization loaded), or None."""
     from siisurit.models import Project, Tracker
 
     if tracker_id := kwargs.get("tracker_id"):
-        tracker = Tracker.objects.filter(id=tracker_id).select_related("project__organization").first()
-        return "tracker", str(tracker or tracker_id)
+        return Tracker.objects.filter(id=tracker_id).select_related("project__organization").first()
     if project_id := kwargs.get("project_id"):
-        project = Project.objects.filter(id=project_id).select_related("organization").first()
-        return "project", str(project or project_id)
+        return Project.objects.filter(id=project_id).select_related("organization").first()
+    return None
+
+
+def job_subject(kwargs: dict[str, Any]) -> tuple[str, str]:
+    """(`tracker`, `org/project/tracker`), (`project`, `org/project`) or (`organization`, `org[/project]`) for
+    a job's arguments; ("", "") for jobs about everything. An id that no longer exists is shown as the id."""
+    for key in ("tracker", "project"):
+        if object_id := kwargs.get(f"{key}_id"):
+            return key, str(job_subject_row(kwargs) or object_id)
     codes = [kwargs[key] for key in ("organization_code", "project_code") if kwargs.get(key)]
     return ("organization", "/".join(codes)) if codes else ("", "")
 
