@@ -154,6 +154,39 @@ def test_work_upsert_resets_match_of_changed_entries(organization_with_members):
     assert stored_match(unchanged) == (None, None, None)
 
 
+def test_upserts_into_a_new_tracker_merge_a_batch_repeating_an_id():
+    """Rows of a tracker that had none are inserted plainly; an id that comes again (a shifted listing) is merged."""
+    tasks, work = make_tracker(), make_tracker(make_project(), api_kind="kimai")
+    resolver = user_resolver_for_tracker(tracker=tasks)
+    started_at = datetime(2024, 1, 1, tzinfo=UTC)
+    with transaction.atomic():
+        first_tasks = tracker_tasks_upsert(
+            tracker_id=tasks.id, records=[_task_record(1, assignees=["a", "b"])], resolver=resolver, only_new=True
+        )
+        first_work = tracker_work_entries_upsert(
+            tracker_id=work.id, records=[WorkRecord("w1", "a", started_at, 60)], resolver=resolver, only_new=True
+        )
+    assert (first_tasks.created, first_work.created) == (1, 1)
+    with transaction.atomic():
+        shifted_tasks = tracker_tasks_upsert(
+            tracker_id=tasks.id,
+            records=[_task_record(1, title="Renamed", assignees=["b"]), _task_record(2)],
+            resolver=resolver,
+            only_new=True,
+        )
+        shifted_work = tracker_work_entries_upsert(
+            tracker_id=work.id,
+            records=[WorkRecord("w2", "a", started_at, 60), WorkRecord("w2", "a", started_at, 90)],
+            resolver=resolver,
+            only_new=True,
+        )
+    assert (shifted_tasks.created, shifted_tasks.updated) == (1, 1)
+    renamed = Task.objects.get(tracker=tasks, code="#1")
+    assert renamed.title == "Renamed" and [row.external_username for row in renamed.assignees.all()] == ["b"]
+    assert (shifted_work.created, shifted_work.updated) == (1, 0)
+    assert WorkEntry.objects.filter(tracker=work).count() == 2
+
+
 # --- whole downloads ------------------------------------------------------------------------------------------
 
 

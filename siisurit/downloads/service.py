@@ -32,6 +32,7 @@ from siisurit.downloads.upsert import (
     seen_ids_add,
     seen_ids_begin,
     seen_ids_end,
+    tracker_is_empty,
     tracker_tasks_upsert,
     tracker_unseen_delete,
     tracker_work_entries_upsert,
@@ -175,10 +176,17 @@ class _Download:
     resumed: bool = False
     markers: dict[str, Any] = field(default_factory=dict)
     resume_cursor: str | None = None
+    #: The tracker had no downloaded rows when this download began: batches are inserted without merging, and
+    #: every row there is at the end was seen by this download.
+    only_new: bool = False
 
     def complete(self, connector: Connector) -> bool:
         """Whether this download listed everything: then rows not seen were deleted upstream."""
         return connector.is_full and not self.resumed
+
+    def deletes_unseen(self, connector: Connector) -> bool:
+        """Whether rows not seen are deleted at the end, so the ids seen are collected: complete, rows before."""
+        return self.complete(connector) and not self.only_new
 
 
 def _tracker_download(*, tracker_id: str, full: bool, progress: Progress | None) -> dict:
@@ -193,13 +201,13 @@ def _tracker_download(*, tracker_id: str, full: bool, progress: Progress | None)
         seen_ids_begin()
         try:
             _pages_store(download, connector, progress)
-            if download.complete(connector):
+            if download.deletes_unseen(connector):
                 with transaction.atomic():
                     download.deleted = tracker_unseen_delete(
                         tracker_id=download.tracker.id, holds=download.connector_type.holds
                     )
         finally:
-            seen_ids_end(used=download.complete(connector))
+            seen_ids_end(used=download.deletes_unseen(connector))
         return _download_finish(download, connector)
 
 
@@ -226,6 +234,7 @@ def _download_prepare(*, tracker_id: str, full: bool) -> _Download:
     resume = cache_state.get("resume") if connector_type.resumable and not full else None
     if resume and resume.get("since") == since:
         download.resumed, download.markers, download.resume_cursor = True, dict(resume["markers"]), resume["cursor"]
+    download.only_new = tracker_is_empty(tracker_id=tracker.id, holds=connector_type.holds)
     return download
 
 
@@ -258,13 +267,17 @@ class _BatchWriter:
             return
         self.flush_due = time.monotonic() + FLUSH_INTERVAL_SECONDS
         download = self.download
-        is_full = download.complete(self.connector)
+        track_seen = download.deletes_unseen(self.connector)
         try:
             with transaction.atomic():
                 batch_counts = self.upsert(
-                    tracker_id=download.tracker.id, records=self.records, resolver=download.resolver, track_seen=is_full
+                    tracker_id=download.tracker.id,
+                    records=self.records,
+                    resolver=download.resolver,
+                    track_seen=track_seen,
+                    only_new=download.only_new,
                 )
-                if is_full and self.unchanged_ids:
+                if track_seen and self.unchanged_ids:
                     seen_ids_add(self.unchanged_ids)
         except (DataError, IntegrityError) as error:
             # Values too long for their column, two tasks with one code: the tracker's data, not ours.

@@ -2,10 +2,13 @@
 
 Each batch is COPYed (binary, straight from the record attributes) into a temporary staging table and merged with
 one `INSERT … ON CONFLICT (tracker_id, external_id) DO UPDATE … WHERE … IS DISTINCT FROM …`, so unchanged rows
-are not written at all. Per row, Python only builds a tuple: truncation, primary keys (UUIDv7 with the host bits
-of `siisurit.ids`, made in SQL) and user mapping of assignees happen in PostgreSQL. External ids seen during a
-complete download go to the temporary table `sii_seen_ids` (not a Python set), which the final deletion
-anti-joins against. Call the functions inside a transaction (one per batch) on one database connection.
+are not written at all. Into a tracker that had no downloaded rows when its download began (`only_new`), a batch is
+a plain `INSERT … SELECT` instead (no conflict to look for: about a quarter cheaper per row); should an external id
+come twice after all (a listing shifted while it was paged), that batch is merged as usual. Per row, Python only
+builds a tuple: truncation, primary keys (UUIDv7 with the host bits of `siisurit.ids`, made in SQL) and user
+mapping of assignees happen in PostgreSQL. External ids seen during a complete download go to the temporary table
+`sii_seen_ids` (not a Python set), which the final deletion anti-joins against. Call the functions inside a
+transaction (one per batch) on one database connection.
 """
 
 from __future__ import annotations
@@ -16,8 +19,9 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from uuid import UUID
 
+import psycopg.errors
 from django.conf import settings
-from django.db import connection
+from django.db import IntegrityError, connection, transaction
 
 from siisurit.connectors.records import TaskRecord, WorkRecord
 from siisurit.downloads.user_mapping import UserResolver
@@ -173,15 +177,10 @@ def seen_ids_end(*, used: bool) -> None:
                 cursor.execute(f"TRUNCATE {_SEEN}")
 
 
-def _merge(cursor, *, table: str, stage: str, columns: Sequence[tuple[str, str, str]], after_update: str,
-           extra_insert: dict[str, str], tracker_id: UUID, conflict: str, count: int) -> tuple[int, int]:  # fmt: skip
-    """INSERT … SELECT from the stage with ON CONFLICT DO UPDATE only if changed; (created, updated).
-
-    The newest row per external id wins; ids are made for all `count` staged rows but used only for new ones.
-    `after_update` is a data-modifying statement run in the same statement (`merged` has `id` and `is_new`).
-    """
+def _insert_select(*, table: str, columns: Sequence[tuple[str, str, str]], extra_insert: dict[str, str],
+                   rows: str) -> str:  # fmt: skip
+    """`INSERT INTO table … SELECT …` of the stage rows `rows` (SQL of a relation `s`), with new ids (`_id_params`)."""
     names = [column[0] for column in columns]
-    changing = names[1:]
     insert_columns = ["id", "tracker_id", *names, *extra_insert]
     select_values = [
         _new_id_sql("(row_number() OVER () - 1)"),
@@ -189,33 +188,62 @@ def _merge(cursor, *, table: str, stage: str, columns: Sequence[tuple[str, str, 
         *(column[2] for column in columns),
         *extra_insert.values(),
     ]
+    return f"INSERT INTO {table} ({', '.join(insert_columns)}) SELECT {', '.join(select_values)} FROM {rows}"
+
+
+def _merge(cursor, *, table: str, stage: str, columns: Sequence[tuple[str, str, str]], after_update: str,
+           extra_insert: dict[str, str], tracker_id: UUID, conflict: str, count: int,
+           only_new: bool) -> tuple[int, int, bool]:  # fmt: skip
+    """Insert the staged rows, updating existing ones only if changed; (created, updated, whether all were new).
+
+    The newest row per external id wins; ids are made for all `count` staged rows but used only for new ones.
+    `after_update` is a data-modifying statement run in the same statement (`merged` has `id` and `is_new`).
+    With `only_new` the rows are first inserted plainly (in a savepoint); a conflict falls back to merging.
+    """
+    parameters = {"tracker_id": tracker_id, **_id_params(count)}
+    if only_new:
+        try:
+            with transaction.atomic():
+                cursor.execute(
+                    _insert_select(table=table, columns=columns, extra_insert=extra_insert, rows=f"{stage} s"),
+                    parameters,
+                )
+            return cursor.rowcount, 0, True
+        except IntegrityError as error:
+            if not isinstance(error.__cause__, psycopg.errors.UniqueViolation):
+                raise
+    changing = [column[0] for column in columns][1:]
     assignments = ", ".join(f"{column} = EXCLUDED.{column}" for column in changing)
     after = f", after_update AS ({after_update})" if after_update else ""
+    newest = f"(SELECT DISTINCT ON (external_id) * FROM {stage} ORDER BY external_id, updated_at DESC NULLS LAST) s"
     cursor.execute(
         f"""
         WITH merged AS (
-            INSERT INTO {table} ({", ".join(insert_columns)})
-            SELECT {", ".join(select_values)} FROM (
-                SELECT DISTINCT ON (external_id) * FROM {stage} ORDER BY external_id, updated_at DESC NULLS LAST
-            ) s
+            {_insert_select(table=table, columns=columns, extra_insert=extra_insert, rows=newest)}
             ON CONFLICT {conflict} DO UPDATE SET {assignments}
             WHERE {_changed(table, changing)}
             RETURNING id, (xmax = 0) AS is_new
         ){after}
         SELECT count(*) FILTER (WHERE is_new), count(*) FILTER (WHERE NOT is_new) FROM merged
         """,
-        {"tracker_id": tracker_id, **_id_params(count)},
+        parameters,
     )
     created, updated = cursor.fetchone()
-    return created, updated
+    return created, updated, False
 
 
 def tracker_tasks_upsert(
-    *, tracker_id: UUID, records: Sequence[TaskRecord], resolver: UserResolver, track_seen: bool = False
+    *,
+    tracker_id: UUID,
+    records: Sequence[TaskRecord],
+    resolver: UserResolver,
+    track_seen: bool = False,
+    only_new: bool = False,
 ) -> UpsertCounts:
     """Insert new tasks, update changed ones, and make their assignees exactly the downloaded ones.
 
-    With `track_seen`, the records' external ids also go to the seen ids of a complete download.
+    With `track_seen`, the records' external ids also go to the seen ids of a complete download; `only_new`: the
+    tracker had no downloaded tasks when this download began.
     """
     if not records:
         return UpsertCounts()
@@ -257,7 +285,7 @@ def tracker_tasks_upsert(
             {"tracker_id": tracker_id},
         )
         _tasks_delete([row[0] for row in cursor.fetchall()])
-        created, updated = _merge(
+        created, updated, all_new = _merge(
             cursor,
             table=_TASK,
             stage=_TASK_STAGE,
@@ -267,26 +295,32 @@ def tracker_tasks_upsert(
             tracker_id=tracker_id,
             conflict="(tracker_id, external_id) WHERE external_id <> ''",
             count=len(records),
+            only_new=only_new,
         )
-        _assignees_replace(cursor, tracker_id=tracker_id, records=records, resolver=resolver)
+        _assignees_replace(cursor, tracker_id=tracker_id, records=records, resolver=resolver, all_new=all_new)
     return UpsertCounts(created, updated, len(records) - created - updated)
 
 
-def _assignees_replace(cursor, *, tracker_id: UUID, records: Sequence[TaskRecord], resolver: UserResolver) -> None:
-    """Make the assignees of the staged tasks exactly the staged ones; users resolved once per distinct name."""
+def _assignees_replace(cursor, *, tracker_id: UUID, records: Sequence[TaskRecord], resolver: UserResolver,
+                       all_new: bool) -> None:  # fmt: skip
+    """Make the assignees of the staged tasks exactly the staged ones; users resolved once per distinct name.
+
+    `all_new`: every staged task was just inserted, so none has assignees to remove.
+    """
     names = list({name for record in records for name in record.assignees if name})
     user_ids = [resolver.resolve(name) for name in names]
-    cursor.execute(
-        f"""
-        DELETE FROM {_ASSIGNEE} a USING {_TASK} t, {_TASK_STAGE} s
-        WHERE a.task_id = t.id AND t.tracker_id = %(tracker_id)s AND t.external_id = s.external_id
-          AND NOT EXISTS (
-            SELECT 1 FROM {_ASSIGNEE_STAGE} n
-            WHERE n.external_id = t.external_id AND left(n.external_username, 200) = a.external_username
-          )
-        """,
-        {"tracker_id": tracker_id},
-    )
+    if not all_new:
+        cursor.execute(
+            f"""
+            DELETE FROM {_ASSIGNEE} a USING {_TASK} t, {_TASK_STAGE} s
+            WHERE a.task_id = t.id AND t.tracker_id = %(tracker_id)s AND t.external_id = s.external_id
+              AND NOT EXISTS (
+                SELECT 1 FROM {_ASSIGNEE_STAGE} n
+                WHERE n.external_id = t.external_id AND left(n.external_username, 200) = a.external_username
+              )
+            """,
+            {"tracker_id": tracker_id},
+        )
     cursor.execute(
         f"""
         INSERT INTO {_ASSIGNEE} (id, task_id, external_username, user_id)
@@ -311,12 +345,18 @@ def _assignees_replace(cursor, *, tracker_id: UUID, records: Sequence[TaskRecord
 
 
 def tracker_work_entries_upsert(
-    *, tracker_id: UUID, records: Sequence[WorkRecord], resolver: UserResolver, track_seen: bool = False
+    *,
+    tracker_id: UUID,
+    records: Sequence[WorkRecord],
+    resolver: UserResolver,
+    track_seen: bool = False,
+    only_new: bool = False,
 ) -> UpsertCounts:
     """Insert new work entries, update changed ones (a changed entry must be matched again: its match's
     matched_at = NULL).
 
-    With `track_seen`, the records' external ids also go to the seen ids of a complete download.
+    With `track_seen`, the records' external ids also go to the seen ids of a complete download; `only_new`: the
+    tracker had no work entries when this download began.
     """
     if not records:
         return UpsertCounts()
@@ -342,7 +382,7 @@ def tracker_work_entries_upsert(
         )  # fmt: skip
         if track_seen:
             _seen_ids_add_staged(cursor, _WORK_STAGE)
-        created, updated = _merge(
+        created, updated, _ = _merge(
             cursor,
             table=_WORK,
             stage=_WORK_STAGE,
@@ -352,8 +392,21 @@ def tracker_work_entries_upsert(
             tracker_id=tracker_id,
             conflict="(tracker_id, external_id)",
             count=len(records),
+            only_new=only_new,
         )
     return UpsertCounts(created, updated, len(records) - created - updated)
+
+
+def tracker_is_empty(*, tracker_id: UUID, holds: str) -> bool:
+    """Whether the tracker has no downloaded rows (declared tasks do not count)."""
+    with connection.cursor() as cursor:
+        if holds == "work":
+            cursor.execute(f"SELECT NOT EXISTS (SELECT FROM {_WORK} WHERE tracker_id = %s)", [tracker_id])
+        else:
+            cursor.execute(
+                f"SELECT NOT EXISTS (SELECT FROM {_TASK} WHERE tracker_id = %s AND external_id <> '')", [tracker_id]
+            )
+        return cursor.fetchone()[0]
 
 
 def tracker_unseen_delete(*, tracker_id: UUID, holds: str) -> int:
