@@ -266,6 +266,19 @@ def test_cleared_cache_forces_fresh_complete_download(sandbox):
     assert summary["unchanged"] == summary["items"]
 
 
+def test_a_cleared_cache_asks_redis_only_for_pages_it_stored_since():
+    tracker = make_tracker()
+    cache, other = (DownloadCache(download_cache_client(), str(tracker.id)) for _ in range(2))
+    try:
+        cache.clear()
+        other.store_pages([("https://tracker/2", {"etag": "b"})])  # another writer: a miss only costs a full answer
+        cache.store_pages([("https://tracker/3", {"etag": "c"})])
+        assert cache.page("https://tracker/2") is None and other.page("https://tracker/2") == {"etag": "b"}
+        assert cache.page("https://tracker/3") == {"etag": "c"}
+    finally:
+        cache.clear()
+
+
 def test_changed_user_mapping_resolves_cached_pages_again(sandbox):
     project = make_project()
     tracker = _github(sandbox, project=project)

@@ -36,23 +36,34 @@ def download_cache_client() -> redis.Redis:
 
 
 class DownloadCache:
-    """The cached validators and cursor of one tracker."""
+    """The cached validators and cursor of one tracker.
+
+    After `clear()` the object knows which pages the cache can hold (only those it stored since), so the first
+    download of a new generation does not ask Redis about every page in vain.
+    """
 
     def __init__(self, client: redis.Redis, tracker_id: str) -> None:
         self.client = client
         self.tracker_id = str(tracker_id)
+        self._stored_since_clear: set[str] | None = None  # None: not cleared by this object
 
     def _page_key(self, url: str) -> str:
         return download_key(self.tracker_id, "page", hashlib.sha1(url.encode(), usedforsecurity=False).hexdigest())
 
     def page(self, url: str) -> dict[str, Any] | None:
-        raw = self.client.get(self._page_key(url))
+        key = self._page_key(url)
+        if self._stored_since_clear is not None and key not in self._stored_since_clear:
+            return None
+        raw = self.client.get(key)
         return json.loads(raw) if raw else None
 
     def store_pages(self, entries: list[tuple[str, dict[str, Any]]]) -> None:
         pipeline = self.client.pipeline(transaction=False)
         for url, entry in entries:
-            pipeline.set(self._page_key(url), json.dumps(entry, separators=(",", ":")), ex=TIME_TO_LIVE_IN_SECONDS)
+            key = self._page_key(url)
+            pipeline.set(key, json.dumps(entry, separators=(",", ":")), ex=TIME_TO_LIVE_IN_SECONDS)
+            if self._stored_since_clear is not None:
+                self._stored_since_clear.add(key)
         pipeline.execute()
 
     def state(self) -> dict[str, Any]:
@@ -67,4 +78,5 @@ class DownloadCache:
         keys = list(self.client.scan_iter(match=download_key(self.tracker_id, "*"), count=1000))
         for start in range(0, len(keys), 1000):
             self.client.delete(*keys[start : start + 1000])
+        self._stored_since_clear = set()
         return len(keys)

@@ -299,7 +299,8 @@ class _BatchWriter:
         if not self.resume_points:
             return
         download.markers.update(self.resume_points)
-        download.resume_cursor = _newest(download.resume_cursor, *(_iso(record.updated_at) for record in self.records))
+        changes = [record.updated_at for record in self.records if record.updated_at is not None]
+        download.resume_cursor = _newest(download.resume_cursor, _iso(max(changes, default=None)))
         resume = {"since": download.since, "markers": download.markers, "cursor": download.resume_cursor}
         download.cache.store_state({**download.cache_state, "resume": resume})
 
