@@ -20,6 +20,7 @@ from siisurit.jobs.catalog import CATALOG
 from siisurit.jobs.lock import job_lock
 from siisurit.management.base import JobCommand
 from tests.factories import make_organization, make_project, make_tracker
+from tests.processes import wait_for
 from tests.worker import (
     SubprocessWorker,
     release,
@@ -149,8 +150,15 @@ def test_a_command_sends_all_its_jobs_before_waiting_for_the_first(celery_worker
 @pytest.mark.worker
 @pytest.mark.django_db(transaction=True)
 def test_a_worker_without_q_consumes_every_queue_and_q_narrows_it(clean_queues):
-    with SubprocessWorker(queues=None) as every, SubprocessWorker(queues=("download",)) as narrowed:
-        consumed = consumed_queues(app, timeout=5)
+    # Both start at once (a worker's start takes seconds); entering each waits until it answers a ping.
+    every, narrowed = SubprocessWorker(queues=None), SubprocessWorker(queues=("download",))
+    with every, narrowed:
+
+        def listed_by_both() -> dict[str, list[str]] | None:
+            consumed = consumed_queues(app)  # whoever answers within a second
+            return consumed if {every.name, narrowed.name} <= consumed.keys() else None
+
+        consumed = wait_for(listed_by_both, timeout=30, what="both workers listing their queues")
         assert consumed[every.name] == sorted(QUEUES)
         assert consumed[narrowed.name] == ["download"]
         result = app.send_task("tests.worker.test_counting", kwargs={"key": "no-q"}, queue="matching")
