@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any, ClassVar, Literal
 
+from siisurit.connectors.gc_pause import gc_paused
 from siisurit.connectors.http import HttpClient, Response, ensure_allowed_url, redact, retry_after_seconds
 from siisurit.connectors.limits import DownloadLimits
 from siisurit.connectors.locations import api_base_url_problem
@@ -187,27 +188,40 @@ class Connector(ABC):
             self.cursor = updated_at.astimezone(UTC).isoformat()
 
     def record_pages(self, pages: Iterator[Page], to_record: Callable[[Any], Record | None]) -> Iterator[RecordPage]:
-        """Map each page's items with `to_record` (None = skip the item); 304 pages give their cached ids."""
-        for page in pages:
-            if page.not_modified:
-                yield RecordPage([], unchanged_ids=page.cached_ids, total=page.total, resume=self._resume_point(page))
-                continue
-            records = []
-            for item in page.items:
-                try:
-                    record = to_record(item)
-                except MALFORMED_DATA_ERRORS as error:
-                    raise PermanentError(
-                        f"{self.label}: malformed item{_item_identity(item)} in {page.response.url.split('?')[0]}: "
-                        f"{type(error).__name__}: {redact(str(error), [self.token])}"
-                    ) from None
-                if record is not None:
-                    records.append(record)
-                    self.note_updated(record.updated_at)
-            entry = page.cache_entry([record.external_id for record in records])
-            yield RecordPage(
-                records, total=page.total, cache_entries=[entry] if entry else [], resume=self._resume_point(page)
-            )
+        """Map each page's items with `to_record` (None = skip the item); 304 pages give their cached ids.
+
+        A page is fetched, decoded and mapped with the garbage collector paused (`gc_paused`), and its decoded
+        answer released before the collector runs again: the collector never walks a page's thousands of objects.
+        """
+        pages = iter(pages)
+        while True:
+            with gc_paused():
+                page = next(pages, None)
+                if page is None:
+                    return
+                record_page = self._record_page(page, to_record)
+                page.release()
+            yield record_page
+
+    def _record_page(self, page: Page, to_record: Callable[[Any], Record | None]) -> RecordPage:
+        if page.not_modified:
+            return RecordPage([], unchanged_ids=page.cached_ids, total=page.total, resume=self._resume_point(page))
+        records = []
+        for item in page.items:
+            try:
+                record = to_record(item)
+            except MALFORMED_DATA_ERRORS as error:
+                raise PermanentError(
+                    f"{self.label}: malformed item{_item_identity(item)} in {page.response.url.split('?')[0]}: "
+                    f"{type(error).__name__}: {redact(str(error), [self.token])}"
+                ) from None
+            if record is not None:
+                records.append(record)
+        self.note_updated(max((record.updated_at for record in records if record.updated_at), default=None))
+        entry = page.cache_entry([record.external_id for record in records])
+        return RecordPage(
+            records, total=page.total, cache_entries=[entry] if entry else [], resume=self._resume_point(page)
+        )
 
     @property
     def request_count(self) -> int:

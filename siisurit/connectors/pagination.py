@@ -43,6 +43,11 @@ class Page:
     def cached_ids(self) -> list[str]:
         return list((self.response.cached or {}).get("ids") or [])
 
+    def release(self) -> None:
+        """Drop the decoded answer once its items are mapped (the iterator that made the page may still hold it)."""
+        self.items = []
+        self.response.data = None
+
 
 def _items(client: HttpClient, response: Response, items_key: str | None) -> list[Any]:
     data = response.data
@@ -59,17 +64,16 @@ def _int_header(response: Response, name: str) -> int | None:
     return int(value) if value.isdigit() else None
 
 
-def _pages(
+def _page(
     client: HttpClient,
     response: Response,
     items_key: str | None,
     total: int | None,
     next_marker: Any,
     listing: str = "",
-) -> Iterator[Page]:
-    """One page (a generator, so that iterators read alike)."""
+) -> Page:
     items = [] if response.not_modified else _items(client, response, items_key)
-    yield Page(response, items, total, next_marker, listing)
+    return Page(response, items, total, next_marker, listing)
 
 
 #: The resume marker of a listing that was read to its end.
@@ -109,7 +113,7 @@ def link_pages(
             raise PermanentError(
                 f"{client.label}: the next page link points to another host ({urlsplit(following).hostname})"
             )
-        yield from _pages(client, response, items_key, None, following, listing)
+        yield _page(client, response, items_key, None, following, listing)
         next_url, request_params = following, None
 
 
@@ -136,7 +140,7 @@ def numbered_pages(
             total = response.cached.get("total")
         else:
             following = _next_number(response, number, per_page, items_key)
-        yield from _pages(client, response, items_key, total, following, listing)
+        yield _page(client, response, items_key, total, following, listing)
         number = following
 
 
@@ -176,7 +180,7 @@ def skip_top_pages(
         else:
             count = len(_items(client, response, items_key))
             following = skip + count if count >= top else None
-        yield from _pages(client, response, items_key, None, following, listing)
+        yield _page(client, response, items_key, None, following, listing)
         skip = following
 
 
@@ -206,7 +210,7 @@ def start_at_pages(
             if not isinstance(total, int) or not isinstance(start_at, int):
                 raise PermanentError(f"{client.label}: malformed answer from {url}: no integer startAt/total")
             following = start_at + count if count and start_at + count < total else None
-        yield from _pages(client, response, items_key, total, following, listing)
+        yield _page(client, response, items_key, total, following, listing)
         start = following
 
 
@@ -232,7 +236,7 @@ def token_pages(
         else:
             data = response.data if isinstance(response.data, dict) else {}
             following = None if data.get("isLast") else data.get(token_param)
-        yield from _pages(client, response, items_key, None, following, listing)
+        yield _page(client, response, items_key, None, following, listing)
         token = following
 
 
@@ -268,5 +272,5 @@ def paging_pages(
             current = paging.get("current_page") or number
             total = paging.get("count_items")
             following = current + 1 if current < paging["count_pages"] else None
-        yield from _pages(client, response, items_key, total, following, listing)
+        yield _page(client, response, items_key, total, following, listing)
         number = following

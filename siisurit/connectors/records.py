@@ -14,24 +14,28 @@ def _require(condition: bool, message: str) -> None:
         raise TypeError(message)
 
 
-def _check_texts(record: object, names: tuple[str, ...]) -> None:
-    values = [getattr(record, name) for name in names]
+def _are_texts(values: tuple[object, ...]) -> bool:
+    """All text and none with a NUL (PostgreSQL text cannot hold one): one join and one search for all of them."""
     try:
-        joined = "".join(values)  # one pass for the common case: all text, no NUL (millions of items per download)
+        return "\x00" not in "".join(values)  # type: ignore[arg-type]
     except TypeError:
-        joined = None
-    if joined is not None and "\x00" not in joined:
-        return
-    for name, value in zip(names, values, strict=True):  # name the offending field
+        return False
+
+
+def _is_time(value: object, *, optional: bool = True) -> bool:
+    return (value is None and optional) or (isinstance(value, datetime) and value.tzinfo is not None)
+
+
+def _check_texts(record: object, names: tuple[str, ...]) -> None:
+    for name in names:  # name the offending field
+        value = getattr(record, name)
         _require(isinstance(value, str), f"{name} must be text")
-        # PostgreSQL text cannot hold NUL: refused here, with the item, rather than by the database later.
+        # Refused here, with the item, rather than by the database later.
         _require("\x00" not in value, f"{name} contains a NUL character")
 
 
 def _check_time(value: object, name: str, *, optional: bool = True) -> None:
-    if value is None and optional:
-        return
-    _require(isinstance(value, datetime) and value.tzinfo is not None, f"{name} must be a time with a zone")
+    _require(_is_time(value, optional=optional), f"{name} must be a time with a zone")
 
 
 _TASK_TEXTS = ("external_id", "code", "title", "state", "url")
@@ -55,6 +59,23 @@ class TaskRecord:
     assignees: list[str] = field(default_factory=list)
 
     def __post_init__(self) -> None:
+        # One expression for the common case (millions of items per download), the messages only for a failure.
+        if not (
+            _are_texts((self.external_id, self.code, self.title, self.state, self.url))
+            and self.external_id.strip()
+            and self.code.strip()
+            and isinstance(self.is_closed, bool)
+            and (self.estimate_hours is None or isinstance(self.estimate_hours, Decimal))
+            and _is_time(self.created_at)
+            and _is_time(self.updated_at)
+            and _is_time(self.closed_at)
+            and isinstance(self.assignees, list)
+            and _are_texts((*self.assignees, ""))
+        ):
+            self._refuse()
+
+    def _refuse(self) -> None:
+        """TypeError naming the first problem."""
         _check_texts(self, _TASK_TEXTS)
         _require(bool(self.external_id.strip()) and bool(self.code.strip()), "a task needs an id and a code")
         _require(isinstance(self.is_closed, bool), "is_closed must be true or false")
@@ -83,6 +104,28 @@ class WorkRecord:
     updated_at: datetime | None = None
 
     def __post_init__(self) -> None:
+        # One expression for the common case (millions of items per download), the messages only for a failure.
+        if not (
+            _are_texts(
+                (
+                    self.external_id,
+                    self.external_username,
+                    self.external_email,
+                    self.text,
+                    self.breadcrumb_trail,
+                    self.external_task_id,
+                )
+            )
+            and self.external_id.strip()
+            and _is_time(self.started_at, optional=False)
+            and _is_time(self.updated_at)
+            and isinstance(self.duration_seconds, int)
+            and not isinstance(self.duration_seconds, bool)
+        ):
+            self._refuse()
+
+    def _refuse(self) -> None:
+        """TypeError naming the first problem."""
         _check_texts(self, _WORK_TEXTS)
         _require(bool(self.external_id.strip()), "a work entry needs an id")
         _check_time(self.started_at, "started_at", optional=False)
