@@ -36,6 +36,11 @@ _UNSTAMP_CHANGED_MATCHES = f"""
     UPDATE {WorkEntryMatch._meta.db_table} SET matched_at = NULL
     WHERE work_entry_id IN (SELECT id FROM merged WHERE NOT is_new) AND matched_at IS NOT NULL
 """
+# An assignee already stored keeps its row; only its user may change (the user mapping did).
+_ASSIGNEE_USER_UPDATE = f"""
+    ON CONFLICT (task_id, external_username) DO UPDATE SET user_id = EXCLUDED.user_id
+    WHERE {_ASSIGNEE}.user_id IS DISTINCT FROM EXCLUDED.user_id
+"""
 _SEEN = "sii_seen_ids"
 _TASK_STAGE = "sii_task_rows"
 _ASSIGNEE_STAGE = "sii_assignee_rows"
@@ -305,7 +310,7 @@ def _assignees_replace(cursor, *, tracker_id: UUID, records: Sequence[TaskRecord
                        all_new: bool) -> None:  # fmt: skip
     """Make the assignees of the staged tasks exactly the staged ones; users resolved once per distinct name.
 
-    `all_new`: every staged task was just inserted, so none has assignees to remove.
+    `all_new`: every staged task was just inserted, so none has assignees to remove or to update.
     """
     names = list({name for record in records for name in record.assignees if name})
     user_ids = [resolver.resolve(name) for name in names]
@@ -332,8 +337,7 @@ def _assignees_replace(cursor, *, tracker_id: UUID, records: Sequence[TaskRecord
             LEFT JOIN unnest(%(names)s::text[], %(user_ids)s::uuid[]) AS m(name, user_id)
                 ON m.name = n.external_username
         ) n
-        ON CONFLICT (task_id, external_username) DO UPDATE SET user_id = EXCLUDED.user_id
-        WHERE {_ASSIGNEE}.user_id IS DISTINCT FROM EXCLUDED.user_id
+        {"" if all_new else _ASSIGNEE_USER_UPDATE}
         """,
         {
             "tracker_id": tracker_id,

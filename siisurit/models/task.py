@@ -10,8 +10,12 @@ from siisurit.models.tracker import Tracker
 
 
 class Task(BaseModel):
+    """A task, downloaded or declared; its keys are checked once per statement (see the migration download_keys)."""
+
     # Indexed by the unique (tracker, code) constraint: no separate index to maintain on every insert.
-    tracker = models.ForeignKey(Tracker, on_delete=models.CASCADE, related_name="tasks", db_index=False)
+    tracker = models.ForeignKey(
+        Tracker, on_delete=models.CASCADE, related_name="tasks", db_index=False, db_constraint=False
+    )
     code = models.CharField(max_length=100, help_text="#123, !321, ABC-123 or a code from the configuration")
     title = models.CharField(max_length=1000, blank=True, default="")
     state = models.CharField(max_length=100, blank=True, default="")
@@ -38,10 +42,16 @@ class Task(BaseModel):
 
 
 class TaskAssignee(BaseModel):
+    """An assignee of a downloaded task; its keys are checked once per statement (see the migration download_keys)."""
+
     # Indexed by the unique (task, external_username) constraint.
-    task = models.ForeignKey(Task, on_delete=models.CASCADE, related_name="assignees", db_index=False)
+    task = models.ForeignKey(
+        Task, on_delete=models.CASCADE, related_name="assignees", db_index=False, db_constraint=False
+    )
     external_username = models.CharField(max_length=200)
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, db_constraint=False
+    )
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["task", "external_username"], name="assignee_unique")]

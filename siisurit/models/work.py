@@ -44,11 +44,18 @@ class WorkMatch(BaseModel):
 
 
 class WorkEntry(BaseModel):
+    """A downloaded work entry; its keys are checked once per statement (see the migration download_keys)."""
+
     # Indexed by the unique (tracker, external_id) constraint: no separate index to maintain on every insert.
-    tracker = models.ForeignKey(Tracker, on_delete=models.CASCADE, related_name="work_entries", db_index=False)
+    tracker = models.ForeignKey(
+        Tracker, on_delete=models.CASCADE, related_name="work_entries", db_index=False, db_constraint=False
+    )
     external_id = models.CharField(max_length=200)
     external_username = models.CharField(max_length=200, blank=True, default="")
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True)
+    # Indexed by work_user_started.
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, db_index=False, db_constraint=False
+    )
     started_at = models.DateTimeField()
     duration_seconds = models.IntegerField(default=0)
     text = models.TextField(blank=True, default="")
