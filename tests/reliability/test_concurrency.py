@@ -16,7 +16,7 @@ from siisurit.models import WorkEntry
 from tests.processes import child_environment, wait_for
 from tests.reliability.conftest import FAST_RETRIES, log_count, sandbox_project, start_job
 from tests.reliability.processes import ChildProcess, Worker
-from tests.worker import TEST_KEY_PREFIX, locked, queue_length, redis_test_client
+from tests.worker import TEST_KEY_PREFIX, locked, queue_length, redis_test_client, release
 from workers.app import app
 from workers.dispatch import CeleryJobHandle
 
@@ -137,7 +137,14 @@ def test_a_job_running_past_the_visibility_timeout_is_not_run_twice(clean_queues
     with Worker(env=environment) as first, Worker(env=environment) as second:
         first.wait_ready(app)
         second.wait_ready(app)
-        handle = start_job("test_locked", project_id=project_id, key=key, hold_seconds=10)
+        handle = start_job("test_locked", project_id=project_id, key=key, hold_seconds=60)
+        # Redis hands the held job to the other worker after about 3 s; that delivery cannot take the lock.
+        wait_for(
+            lambda: "already running" in first.output() + second.output(),
+            timeout=30,
+            what="Redis redelivering the running job, and the lock refusing it",
+        )
+        release(key)
 
         wait_for(lambda: counter(key, "completed") == 1, timeout=30, what="the job completed")
         final = wait_for(

@@ -5,15 +5,15 @@ from __future__ import annotations
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import pytest
 from django.db import connection
 
 from sandbox import SandboxTrackers
 from siisurit.models import WorkEntry
+from tests.factories import make_organization, make_project
 from tests.processes import child_environment, wait_for
-from tests.reliability.conftest import FAST_RETRIES, log_count, sandbox_project, start_job
+from tests.reliability.conftest import FAST_RETRIES, log_count, sandbox_project, sandbox_tracker, start_job
 from tests.reliability.processes import RedisServer, Worker
 from tests.settings import TEST_BROKER_DATABASE, TEST_CACHE_DATABASE
 from workers.app import app
@@ -50,7 +50,6 @@ def test_killed_database_connections_are_retried_and_the_download_completes_once
         assert terminate_other_backends() >= 1
         outcome = handle.wait(timeout=45)
 
-        Path("/tmp/pgkill.log").write_text(worker.output())
         assert outcome.ok, outcome.error
         assert outcome.summary["retries"] >= 1, "the lost connection must have failed the first attempt"
         external_ids = list(WorkEntry.objects.filter(tracker=tracker).values_list("external_id", flat=True))
@@ -68,7 +67,10 @@ def manage(*arguments: str, env: dict[str, str], timeout: float) -> subprocess.C
 def test_redis_restart_loses_no_queued_or_running_job(clean_queues, tmp_path):
     with SandboxTrackers(seed=31, task_count=5, entry_count=600, other_entry_count=0) as sandbox:
         sandbox.set_latency(400, kind="kimai")
-        projects = [sandbox_project(sandbox, code=f"p{number}") for number in range(3)]
+        organization = make_organization(code="org-restart")
+        projects = [make_project(organization, code=f"p{number}") for number in range(3)]
+        for project in projects:
+            sandbox_tracker(project, sandbox, "kimai")
         with RedisServer(tmp_path) as server:
             environment = child_environment(
                 SII_REDIS_URL=server.url.replace("/0", f"/{TEST_BROKER_DATABASE}"),
@@ -76,9 +78,8 @@ def test_redis_restart_loses_no_queued_or_running_job(clean_queues, tmp_path):
                 SII_REDIS_VISIBILITY_TIMEOUT_IN_SECONDS="10",
                 **FAST_RETRIES,
             )
-            for project in projects:
-                enqueued = manage("update_project", project.organization.code, "--no-wait", env=environment, timeout=60)
-                assert "enqueued job" in enqueued.stdout, enqueued.stderr
+            enqueued = manage("update_project", organization.code, "--no-wait", env=environment, timeout=60)
+            assert enqueued.stdout.count("enqueued job") == len(projects), enqueued.stdout + enqueued.stderr
             with Worker(env=environment) as worker:
                 worker.wait_ready_by_log()
                 wait_for(lambda: sandbox.stats["kimai"]["requests"] >= 1, timeout=20, what="first update running")
@@ -87,8 +88,8 @@ def test_redis_restart_loses_no_queued_or_running_job(clean_queues, tmp_path):
 
                 server.stop()  # SIGKILL: only the append-only file survives
                 started = time.monotonic()
-                down = manage("update_project", projects[0].organization.code, "--timeout", "10", env=environment,
-                              timeout=60)  # fmt: skip
+                down = manage("update_project", organization.code, projects[0].code, "--timeout", "10",
+                              env=environment, timeout=60)  # fmt: skip
                 assert down.returncode != 0
                 assert "Redis" in down.stderr, down.stderr
                 assert time.monotonic() - started < 30, "a command must not hang while Redis is down"
@@ -100,7 +101,7 @@ def test_redis_restart_loses_no_queued_or_running_job(clean_queues, tmp_path):
                     )
 
                 wait_for(all_downloaded, timeout=50, interval=0.5, what="every project updated after the restart")
-                waiting = manage("update_project", projects[1].organization.code, "--timeout", "30",
+                waiting = manage("update_project", organization.code, projects[1].code, "--timeout", "30",
                                  env=environment, timeout=60)  # fmt: skip
 
                 assert waiting.returncode == 0, waiting.stdout + waiting.stderr
