@@ -27,15 +27,14 @@ warnings.filterwarnings("ignore", "\nIn Celery 5.1 we introduced", CPendingDepre
 
 app = Celery("siisurit")
 app.config_from_object("django.conf:settings", namespace="CELERY")
-# Celery's Django fix-up (active because DJANGO_SETTINGS_MODULE is set) handles database connections in long-lived
-# workers: it closes stale connections (close_old_connections) before and after every task and, after a fork,
-# drops the connections inherited from the parent without touching their sockets.
+# Celery's Django fix-up (active because DJANGO_SETTINGS_MODULE is set) drops the database connections a pool process
+# inherits from the parent without touching their sockets; around tasks, workers/signals.py closes stale ones.
 
 from kombu import Exchange, Queue  # noqa: E402
 
 from beat_schedule import beat_schedule  # noqa: E402
 from siisurit.jobs import DEFAULT_QUEUE, QUEUES, task_modules  # noqa: E402  (the jobs are declared by now)
-from workers import signals  # noqa: E402, F401  (connects the logging context)
+from workers import signals  # noqa: E402, F401  (connects the logging context and the connection tidying)
 
 # A worker started without -Q consumes every queue; -Q still narrows it.
 app.conf.task_queues = [Queue(name, Exchange(name), routing_key=name) for name in QUEUES]

@@ -83,6 +83,10 @@ def celery_settings(env: Environment, *, broker_url: str, job_timeout: int) -> d
         # visibility timeout. Keep it below the compose stop_grace_period (40 s).
         "CELERY_WORKER_SOFT_SHUTDOWN_TIMEOUT": float(env.int("SII_WORKER_SOFT_SHUTDOWN_IN_SECONDS", 20, minimum=0)),
         "CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP": True,
+        # Celery's Django fix-up closes the database connections around every task unless this is set; then it
+        # closes them only every that many tasks, and workers/signals.py closes them where Django would
+        # (CONN_MAX_AGE, health checks): a job no longer starts a new PostgreSQL session.
+        "CELERY_DB_REUSE_MAX": 1000,
         # Must exceed the longest job and the longest retry countdown (see above); set for the broker AND the
         # result backend, or Celery silently keeps its 1-hour default for one of them.
         "CELERY_BROKER_TRANSPORT_OPTIONS": redis_transport_options,
