@@ -8,7 +8,7 @@ import psycopg
 import pytest
 
 from siisurit.errors import AlreadyRunningError
-from siisurit.jobs import job_execute
+from siisurit.jobs import job_execute, lock
 from siisurit.jobs.lock import _connection_kwargs, job_lock, lock_is_held, lock_key
 from tests.worker import (
     locked,
@@ -77,3 +77,49 @@ def test_lock_is_free_again_after_the_job(clean_queues):
     job_execute("test_locked", {"project_id": project_id, "key": "two"}, job_id="b")
 
     assert lock_is_held(f"test_locked:{project_id}") == ""
+
+
+@pytest.fixture
+def kept_lock_sessions():
+    """Lock sessions kept between jobs, as in a worker's pool process; closed again after the test."""
+    lock._kept_sessions.reuse = True
+    yield
+    lock._kept_sessions.reuse = False
+    session = lock._kept_sessions.take(_connection_kwargs())
+    if session is not None:
+        session.connection.close()
+
+
+def _backend_pid_holding(name: str) -> int | None:
+    with psycopg.connect(**_connection_kwargs()) as connection:
+        row = connection.execute(
+            "select pid from pg_stat_activity where application_name = %s", (f"siisurit job {name}",)
+        ).fetchone()
+    return row[0] if row else None
+
+
+def test_a_worker_keeps_its_lock_session_for_the_next_job_without_the_lock(kept_lock_sessions):
+    with job_lock("match_project:p1", job_id="job-one"):
+        first_session = _backend_pid_holding("job-one")
+    assert lock_is_held("match_project:p1") == ""
+
+    with job_lock("match_project:p1", job_id="job-two"):
+        assert lock_is_held("match_project:p1") == "job-two"
+        assert _backend_pid_holding("job-two") == first_session
+
+    with psycopg.connect(**_connection_kwargs()) as connection:
+        idle_name = connection.execute(
+            "select application_name from pg_stat_activity where pid = %s", (first_session,)
+        ).fetchone()[0]
+    assert idle_name == lock.IDLE_APPLICATION_NAME
+
+
+def test_a_kept_lock_session_that_died_is_replaced(kept_lock_sessions):
+    with job_lock("update_project:p9", job_id="job-one"):
+        first_session = _backend_pid_holding("job-one")
+    with psycopg.connect(**_connection_kwargs()) as connection:
+        connection.execute("select pg_terminate_backend(%s)", (first_session,))
+
+    with job_lock("update_project:p9", job_id="job-two"):
+        assert lock_is_held("update_project:p9") == "job-two"
+        assert _backend_pid_holding("job-two") != first_session

@@ -8,14 +8,22 @@ connection during the job cannot drop the lock, and the job's transactions and r
 session-level lock). The holder's job id is the session's `application_name`, so a second run names the job it
 collides with, read from `pg_stat_activity`: always current, never a leftover.
 
+A worker's pool process keeps its lock session from one job to the next (`lock_sessions_reuse`), as Django keeps
+its connection: a new session per job cost PostgreSQL a process, about as much CPU as the job's own statements of
+an unchanged tracker. A session comes back only after releasing its lock cleanly, and lives at most CONN_MAX_AGE
+seconds; any error on it closes it, which releases whatever it held.
+
 This module does not import Celery: `--sync` runs in a management command take the very same lock.
 """
 
 from __future__ import annotations
 
 import hashlib
+import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 
 import psycopg
 from django.db import connections
@@ -23,6 +31,8 @@ from django.db import connections
 from siisurit.errors import AlreadyRunningError
 
 APPLICATION_NAME_PREFIX = "siisurit job "
+#: The `application_name` of a kept lock session between jobs (it holds no lock then).
+IDLE_APPLICATION_NAME = "siisurit idle lock session"
 
 
 def lock_key(name: str) -> int:
@@ -44,6 +54,92 @@ def _connection_kwargs() -> dict[str, object]:
     }
 
 
+@dataclass
+class _Session:
+    """A connection of our own for advisory locks, and until when it may be kept (CONN_MAX_AGE, as Django's)."""
+
+    connection: psycopg.Connection
+    opened_with: dict[str, object]
+    closes_at: float
+
+    @classmethod
+    def open(cls, kwargs: dict[str, object], job_id: str) -> _Session:
+        max_age = connections["default"].settings_dict.get("CONN_MAX_AGE") or 0
+        connection = psycopg.connect(**kwargs, application_name=_application_name(job_id))
+        return cls(connection, kwargs, time.monotonic() + max_age)
+
+    def try_lock(self, key: int, job_id: str) -> bool:
+        """Name the session after the job and try the lock, in one round trip."""
+        statement = "select set_config('application_name', %s, false), pg_try_advisory_lock(%s)"
+        return self.connection.execute(statement, (_application_name(job_id), key)).fetchone()[1]
+
+    def release(self, key: int | None) -> bool:
+        """Release the lock (if `key`) and rename the session idle; whether it may be kept (else close it)."""
+        if self.connection.closed or self.connection.broken:
+            return False
+        row = self.connection.execute(
+            "select coalesce(pg_advisory_unlock(%s), true), set_config('application_name', %s, false)",
+            (key, IDLE_APPLICATION_NAME),
+        ).fetchone()
+        return row[0] and time.monotonic() < self.closes_at
+
+
+class _KeptSessions:
+    """The lock session a process keeps between jobs: none unless `lock_sessions_reuse` was called."""
+
+    def __init__(self) -> None:
+        self.reuse = False
+        self._guard = threading.Lock()
+        self._kept: _Session | None = None
+
+    def take(self, kwargs: dict[str, object]) -> _Session | None:
+        with self._guard:
+            session, self._kept = self._kept, None
+        if session is not None and (session.opened_with != kwargs or time.monotonic() >= session.closes_at):
+            session.connection.close()
+            return None
+        return session
+
+    def keep(self, session: _Session) -> bool:
+        """Keep `session` (holding no lock) for the next job; False if it is not wanted (then close it)."""
+        if not self.reuse:
+            return False
+        with self._guard:
+            if self._kept is not None:  # the steps of a project update lock in parallel: keep one, as for one job
+                return False
+            self._kept = session
+        return True
+
+
+_kept_sessions = _KeptSessions()
+
+
+def lock_sessions_reuse() -> None:
+    """Keep this process's lock session open between jobs (a worker's pool process calls it once it starts)."""
+    _kept_sessions.reuse = True
+
+
+def _application_name(job_id: str) -> str:
+    return f"{APPLICATION_NAME_PREFIX}{job_id}"[:63]
+
+
+def _locked_session(key: int, job_id: str) -> tuple[_Session, bool]:
+    """A session (kept or new) and whether it got the lock; a kept session that died is replaced by a new one."""
+    kwargs = _connection_kwargs()
+    session = _kept_sessions.take(kwargs)
+    if session is not None:
+        try:
+            return session, session.try_lock(key, job_id)
+        except (psycopg.OperationalError, psycopg.InterfaceError):  # the server restarted or ended the idle session
+            session.connection.close()
+    session = _Session.open(kwargs, job_id)
+    try:
+        return session, session.try_lock(key, job_id)
+    except BaseException:
+        session.connection.close()
+        raise
+
+
 @contextmanager
 def job_lock(name: str | None, *, job_id: str) -> Iterator[None]:
     """Hold the lock `name` for the block, or raise AlreadyRunningError naming the holder's job id.
@@ -54,17 +150,23 @@ def job_lock(name: str | None, *, job_id: str) -> Iterator[None]:
         yield
         return
     key = lock_key(name)
-    connection = psycopg.connect(**_connection_kwargs(), application_name=f"{APPLICATION_NAME_PREFIX}{job_id}"[:63])
+    session, acquired = _locked_session(key, job_id)
     try:
-        acquired = connection.execute("select pg_try_advisory_lock(%s)", (key,)).fetchone()[0]
         if not acquired:
-            holder = lock_holder(connection, key)
+            holder = lock_holder(session.connection, key)
             kind, _, target = name.partition(":")
             subject = f"{kind} for {target}" if target else kind
             raise AlreadyRunningError(f"{subject} is already running (job id {holder or 'unknown'})", holder=holder)
         yield
     finally:
-        connection.close()  # ending the session releases the lock
+        kept = False
+        try:
+            kept = session.release(key if acquired else None) and _kept_sessions.keep(session)
+        except psycopg.Error:
+            pass
+        finally:
+            if not kept:
+                session.connection.close()  # ending the session releases the lock
 
 
 def lock_holder(connection: psycopg.Connection, key: int) -> str:
