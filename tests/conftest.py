@@ -10,7 +10,7 @@ from collections.abc import Iterator
 
 import pytest
 
-pytest_plugins = ("tests.worker", "tests.organization_files", "tests.reliability.jobs")
+pytest_plugins = ("tests.database", "tests.worker", "tests.organization_files", "tests.reliability.jobs")
 
 
 @pytest.fixture

@@ -167,6 +167,13 @@ def module_worker_thread(django_db_setup: None, django_db_blocker: Any) -> Itera
                     loglevel="WARNING",
                 )
             )
+        # start_worker returns before the worker subscribes to control commands, which Redis does not keep for a
+        # later subscriber: the first command can be lost, and its reply awaited for the full timeout.
+        wait_for(
+            lambda: app.control.ping(destination=[worker.hostname], timeout=0.2),
+            timeout=30,
+            what="the worker thread to answer control commands",
+        )
         worker_thread_consume(worker, consume=False)
         yield worker
         with django_db_blocker.unblock():
