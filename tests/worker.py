@@ -151,33 +151,38 @@ def clean_queues() -> Iterator[None]:
 
 @pytest.fixture(scope="module")
 def module_worker_thread(django_db_setup: None, django_db_blocker: Any) -> Iterator[Any]:
-    """One worker thread per test module on the real Redis, consuming all queues (see `celery_worker_thread`)."""
-    import celery.contrib.testing.tasks  # noqa: F401  (registers `celery.ping`, which start_worker awaits)
+    """One worker thread per test module on the real Redis (see `celery_worker_thread`).
 
+    Between tests it consumes only a queue of its own (`worker_thread_queue`), which no job uses.
+    """
+    import celery.contrib.testing.tasks  # noqa: F401  (registers `celery.ping`, which wakes the worker's read)
+
+    hostname = f"test-thread-{uuid.uuid4().hex[:8]}@{os.uname().nodename}"
     with contextlib.ExitStack() as stack:
         with django_db_blocker.unblock():
             worker = stack.enter_context(
                 start_worker(
                     app,
+                    hostname=hostname,
                     pool="threads",
                     concurrency=4,
-                    queues=list(QUEUES),
+                    queues=[worker_thread_queue(hostname)],
                     perform_ping_check=False,
                     shutdown_timeout=30,
                     loglevel="WARNING",
                 )
             )
         # start_worker returns before the worker subscribes to control commands, which Redis does not keep for a
-        # later subscriber: the first command can be lost, and its reply awaited for the full timeout.
+        # later subscriber: the first command could be lost, and its reply awaited for the full timeout.
         wait_for(
             lambda: app.control.ping(destination=[worker.hostname], timeout=0.2),
             timeout=30,
             what="the worker thread to answer control commands",
         )
-        worker_thread_consume(worker, consume=False)
         yield worker
         with django_db_blocker.unblock():
             stack.close()
+    redis_test_client().delete(worker_thread_queue(hostname))
     connections.close_all()
 
 
@@ -194,13 +199,26 @@ def celery_worker_thread(module_worker_thread: Any, clean_queues: None, transact
     worker_thread_settle()
 
 
+def worker_thread_queue(hostname: str) -> str:
+    """The queue only the worker thread `hostname` consumes, also while it takes no jobs."""
+    return f"{TEST_KEY_PREFIX}worker-thread-{hostname}"
+
+
 def worker_thread_consume(worker: Any, *, consume: bool) -> None:
-    """Let the module's worker thread consume all queues, or none (between tests it must not take their jobs)."""
+    """Let the module's worker thread consume all queues, or none (between tests it must not take their jobs).
+
+    The worker reads its queues with one blocking Redis command at a time (up to a second), and a change of its
+    queues applies to the next read. A ping through the worker's own queue ends the current read, so the change
+    holds when this returns: a test's first job is taken at once, and no job after the worker stopped consuming.
+    """
+    from celery.contrib.testing.tasks import ping
+
+    command = app.control.add_consumer if consume else app.control.cancel_consumer
     for queue in QUEUES:
-        if consume:
-            app.control.add_consumer(queue, destination=[worker.hostname], reply=True, timeout=10)
-        else:
-            app.control.cancel_consumer(queue, destination=[worker.hostname], reply=True, timeout=10)
+        command(queue, destination=[worker.hostname], reply=True, timeout=10)
+    woken = ping.apply_async(queue=worker_thread_queue(worker.hostname))
+    woken.get(timeout=10)
+    woken.forget()  # `manage.py jobs` lists the test's jobs only
 
 
 def worker_thread_settle(*, timeout: float = 30) -> None:
