@@ -19,6 +19,7 @@ from pathlib import Path
 
 _REPO = Path(__file__).resolve().parent.parent
 LOG_TAIL_LINES = 30
+POLL_INTERVAL_SECONDS = 0.05
 
 
 class ChildStartError(Exception):
@@ -61,8 +62,14 @@ class ChildProcess:
     def output_tail(self, lines: int = LOG_TAIL_LINES) -> str:
         return "\n".join(self.output().splitlines()[-lines:])
 
-    def wait_until(self, condition: Callable[[], object], *, timeout: float, what: str) -> None:
-        """Return once `condition()` is true; ChildStartError if the child exits first or `timeout` passes."""
+    def wait_until(
+        self, condition: Callable[[], object], *, timeout: float, what: str, interval: float = POLL_INTERVAL_SECONDS
+    ) -> None:
+        """Return once `condition()` is true; ChildStartError if the child exits first or `timeout` passes.
+
+        Between checks it sleeps `interval`: a condition that answers at once (a look into the log) would otherwise
+        keep a core busy while the child, starting up, needs it.
+        """
         deadline = time.monotonic() + timeout
         while True:
             if not self.is_running():
@@ -71,6 +78,7 @@ class ChildProcess:
                 return
             if time.monotonic() > deadline:
                 raise self.failure(f"not {what} within {timeout:g} s")
+            time.sleep(interval)
 
     def failure(self, message: str) -> ChildStartError:
         tail = self.output_tail()
