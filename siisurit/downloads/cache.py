@@ -57,13 +57,16 @@ class DownloadCache:
         raw = self.client.get(key)
         return json.loads(raw) if raw else None
 
-    def store_pages(self, entries: list[tuple[str, dict[str, Any]]]) -> None:
+    def store_pages(self, entries: list[tuple[str, dict[str, Any]]], *, state: dict[str, Any] | None = None) -> None:
+        """Remember the pages' entries, then (if given) the new state: one round trip."""
         pipeline = self.client.pipeline(transaction=False)
         for url, entry in entries:
             key = self._page_key(url)
             pipeline.set(key, json.dumps(entry, separators=(",", ":")), ex=TIME_TO_LIVE_IN_SECONDS)
             if self._stored_since_clear is not None:
                 self._stored_since_clear.add(key)
+        if state is not None:
+            pipeline.set(download_key(self.tracker_id, "state"), json.dumps(state), ex=TIME_TO_LIVE_IN_SECONDS)
         pipeline.execute()
 
     def state(self) -> dict[str, Any]:

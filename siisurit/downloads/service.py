@@ -285,24 +285,25 @@ class _BatchWriter:
             raise PermanentError(
                 f"{download.tracker.name}: the tracker sent data that cannot be stored: {reason}"
             ) from None
-        if self.cache_entries:
-            download.cache.store_pages(self.cache_entries)
-        self._resume_points_store()
+        resume_state = self._resume_state()
+        if self.cache_entries or resume_state:
+            download.cache.store_pages(self.cache_entries, state=resume_state)
         batch_counts.unchanged += len(self.unchanged_ids)
         download.counts.add(batch_counts)
         for collected in (self.records, self.unchanged_ids, self.cache_entries, self.resume_points):
             collected.clear()
 
-    def _resume_points_store(self) -> None:
-        """After a commit: where each listing goes on and the newest change committed, for a resumed attempt."""
+    def _resume_state(self) -> dict[str, Any] | None:
+        """After a commit: the cache state with where each listing goes on and the newest change committed, for a
+        resumed attempt (None: the pages have no resume points)."""
         download = self.download
         if not self.resume_points:
-            return
+            return None
         download.markers.update(self.resume_points)
         changes = [record.updated_at for record in self.records if record.updated_at is not None]
         download.resume_cursor = _newest(download.resume_cursor, _iso(max(changes, default=None)))
         resume = {"since": download.since, "markers": download.markers, "cursor": download.resume_cursor}
-        download.cache.store_state({**download.cache_state, "resume": resume})
+        return {**download.cache_state, "resume": resume}
 
 
 def _pages_store(download: _Download, connector: Connector, progress: Progress | None) -> None:

@@ -128,11 +128,14 @@ def _id_params(count: int) -> dict[str, int | str]:
 # --- staging ----------------------------------------------------------------------------------------------------
 
 
-def _stage_create(cursor, table: str, columns: Iterable[tuple[str, ...]]) -> None:
-    """An empty temporary table of this session (created once; DELETE empties a small table faster than TRUNCATE)."""
-    definition = ", ".join(f"{column[0]} {column[1]}" for column in columns)
-    cursor.execute(f"CREATE TEMP TABLE IF NOT EXISTS {table} ({definition})")
-    cursor.execute(f"DELETE FROM {table}")
+def _stages_create(cursor, *stages: tuple[str, Iterable[tuple[str, ...]]]) -> None:
+    """Empty temporary tables (name, columns) of this session, in one round trip (created once; DELETE empties a
+    small table faster than TRUNCATE)."""
+    statements = []
+    for table, columns in stages:
+        definition = ", ".join(f"{column[0]} {column[1]}" for column in columns)
+        statements += [f"CREATE TEMP TABLE IF NOT EXISTS {table} ({definition})", f"DELETE FROM {table}"]
+    cursor.execute("; ".join(statements))  # no parameters: one simple query with several statements
 
 
 def _copy_rows(cursor, table: str, columns: Sequence[tuple[str, ...]], rows: Iterable[Sequence]) -> None:
@@ -253,8 +256,7 @@ def tracker_tasks_upsert(
     if not records:
         return UpsertCounts()
     with connection.cursor() as cursor:
-        _stage_create(cursor, _TASK_STAGE, _TASK_STAGE_COLUMNS)
-        _stage_create(cursor, _ASSIGNEE_STAGE, _ASSIGNEE_STAGE_COLUMNS)
+        _stages_create(cursor, (_TASK_STAGE, _TASK_STAGE_COLUMNS), (_ASSIGNEE_STAGE, _ASSIGNEE_STAGE_COLUMNS))
         _copy_rows(
             cursor,
             _TASK_STAGE,
@@ -373,7 +375,7 @@ def tracker_work_entries_upsert(
         return users[key]
 
     with connection.cursor() as cursor:
-        _stage_create(cursor, _WORK_STAGE, _WORK_STAGE_COLUMNS)
+        _stages_create(cursor, (_WORK_STAGE, _WORK_STAGE_COLUMNS))
         _copy_rows(
             cursor,
             _WORK_STAGE,
