@@ -23,8 +23,10 @@ logger = logging.getLogger(__name__)
 PROGRESS_STATE = "PROGRESS"
 #: A custom task event: Flower shows its `result` (the progress text) and its state (PROGRESS) on the task's row.
 PROGRESS_EVENT = "task-progress"
-# Progress goes to Redis at most this often (the last step always), so a fast loop does not flood the backend.
-PROGRESS_INTERVAL_SECONDS = 0.25
+# Progress goes to Redis at most this often, the first time one interval after the job started (the last step
+# always), so a fast loop does not flood the backend and a short job (most downloads of a fan-out) tells only its end:
+# each step is a state write, a Flower event and a message to every waiting command.
+PROGRESS_INTERVAL_SECONDS = 1.0
 
 
 class JobTask(Task):
@@ -106,7 +108,7 @@ class JobTask(Task):
     def progress_publisher(self) -> Progress:
         """A `progress(current, total, what)` callback that stores state PROGRESS for Flower and waiting commands."""
         lock = threading.Lock()
-        last_sent = 0.0
+        last_sent = time.monotonic()  # the job's STARTED state says it runs; steps follow one interval later
         retries = self.request.retries
         # Services call progress from their own threads too, where `self.request` (thread-local) has no id.
         task_id = self.request.id
