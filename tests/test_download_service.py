@@ -6,10 +6,11 @@ from datetime import UTC, datetime
 from decimal import Decimal
 
 import pytest
-from django.db import transaction
+from django.db import IntegrityError, transaction
 
 from sandbox import SandboxTrackers
 from siisurit.connectors.records import TaskRecord, WorkRecord
+from siisurit.downloads import service
 from siisurit.downloads.cache import DownloadCache, download_cache_client
 from siisurit.downloads.service import tracker_download
 from siisurit.downloads.upsert import tracker_tasks_upsert, tracker_work_entries_upsert
@@ -154,8 +155,7 @@ def test_work_upsert_resets_match_of_changed_entries(organization_with_members):
     assert stored_match(unchanged) == (None, None, None)
 
 
-def test_upserts_into_a_new_tracker_merge_a_batch_repeating_an_id():
-    """Rows of a tracker that had none are inserted plainly; an id that comes again (a shifted listing) is merged."""
+def test_upserts_of_only_new_rows_insert_plainly_and_refuse_an_existing_one():
     tasks, work = make_tracker(), make_tracker(make_project(), api_kind="kimai")
     resolver = user_resolver_for_tracker(tracker=tasks)
     started_at = datetime(2024, 1, 1, tzinfo=UTC)
@@ -167,24 +167,16 @@ def test_upserts_into_a_new_tracker_merge_a_batch_repeating_an_id():
             tracker_id=work.id, records=[WorkRecord("w1", "a", started_at, 60)], resolver=resolver, only_new=True
         )
     assert (first_tasks.created, first_work.created) == (1, 1)
-    with transaction.atomic():
-        shifted_tasks = tracker_tasks_upsert(
-            tracker_id=tasks.id,
-            records=[_task_record(1, title="Renamed", assignees=["b"]), _task_record(2)],
-            resolver=resolver,
-            only_new=True,
+    assert sorted(TaskAssignee.objects.filter(task__tracker=tasks).values_list("external_username", flat=True)) == [
+        "a",
+        "b",
+    ]
+    with pytest.raises(IntegrityError), transaction.atomic():
+        tracker_tasks_upsert(tracker_id=tasks.id, records=[_task_record(1)], resolver=resolver, only_new=True)
+    with pytest.raises(IntegrityError), transaction.atomic():
+        tracker_work_entries_upsert(
+            tracker_id=work.id, records=[WorkRecord("w1", "a", started_at, 90)], resolver=resolver, only_new=True
         )
-        shifted_work = tracker_work_entries_upsert(
-            tracker_id=work.id,
-            records=[WorkRecord("w2", "a", started_at, 60), WorkRecord("w2", "a", started_at, 90)],
-            resolver=resolver,
-            only_new=True,
-        )
-    assert (shifted_tasks.created, shifted_tasks.updated) == (1, 1)
-    renamed = Task.objects.get(tracker=tasks, code="#1")
-    assert renamed.title == "Renamed" and [row.external_username for row in renamed.assignees.all()] == ["b"]
-    assert (shifted_work.created, shifted_work.updated) == (1, 0)
-    assert WorkEntry.objects.filter(tracker=work).count() == 2
 
 
 # --- whole downloads ------------------------------------------------------------------------------------------
@@ -219,6 +211,22 @@ def test_summary_and_progress(sandbox):
     assert len(calls) == summary["pages"] and calls[-1][0] == summary["items"]
     tracker.refresh_from_db()
     assert tracker.last_downloaded_at is not None and tracker.download_state["generation"]
+
+
+def test_first_download_merges_once_an_id_comes_twice(sandbox, monkeypatch):
+    """A tracker that started empty gets plain inserts; a row stored meanwhile (a shifted listing) makes its batch
+    merge instead, and nothing is deleted at the end."""
+    monkeypatch.setattr(service, "FLUSH_INTERVAL_SECONDS", 3600)  # one batch, stored after the first page
+    tracker = _kimai(sandbox)
+    repeated = str(sandbox.entry_ids("kimai")[-1])
+
+    def store_repeated_once(items, total, message):
+        if not WorkEntry.objects.filter(tracker=tracker).exists():
+            make_work_entry(tracker, external_id=repeated, text="stored before")
+
+    summary = tracker_download(tracker_id=str(tracker.id), progress=store_repeated_once)
+    assert summary["created"] == summary["items"] - 1 and summary["updated"] == 1 and summary["deleted"] == 0
+    assert WorkEntry.objects.get(tracker=tracker, external_id=repeated).text != "stored before"
 
 
 def test_deletion_keeps_declared_tasks(sandbox):

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import psycopg.errors
 from django.db import DataError, IntegrityError, transaction
 
 from siisurit.connectors import connector_class
@@ -176,9 +177,10 @@ class _Download:
     resumed: bool = False
     markers: dict[str, Any] = field(default_factory=dict)
     resume_cursor: str | None = None
-    #: The tracker had no downloaded rows when this download began: batches are inserted without merging, and
-    #: every row there is at the end was seen by this download.
-    only_new: bool = False
+    #: The tracker had no downloaded rows when this download began: every row there is at the end was seen by it.
+    started_empty: bool = False
+    #: Batches are inserted without merging (the tracker started empty), until an external id comes twice.
+    insert_only: bool = False
 
     def complete(self, connector: Connector) -> bool:
         """Whether this download listed everything: then rows not seen were deleted upstream."""
@@ -186,7 +188,7 @@ class _Download:
 
     def deletes_unseen(self, connector: Connector) -> bool:
         """Whether rows not seen are deleted at the end, so the ids seen are collected: complete, rows before."""
-        return self.complete(connector) and not self.only_new
+        return self.complete(connector) and not self.started_empty
 
 
 def _tracker_download(*, tracker_id: str, full: bool, progress: Progress | None) -> dict:
@@ -234,7 +236,7 @@ def _download_prepare(*, tracker_id: str, full: bool) -> _Download:
     resume = cache_state.get("resume") if connector_type.resumable and not full else None
     if resume and resume.get("since") == since:
         download.resumed, download.markers, download.resume_cursor = True, dict(resume["markers"]), resume["cursor"]
-    download.only_new = tracker_is_empty(tracker_id=tracker.id, holds=connector_type.holds)
+    download.started_empty = download.insert_only = tracker_is_empty(tracker_id=tracker.id, holds=connector_type.holds)
     return download
 
 
@@ -267,18 +269,15 @@ class _BatchWriter:
             return
         self.flush_due = time.monotonic() + FLUSH_INTERVAL_SECONDS
         download = self.download
-        track_seen = download.deletes_unseen(self.connector)
         try:
-            with transaction.atomic():
-                batch_counts = self.upsert(
-                    tracker_id=download.tracker.id,
-                    records=self.records,
-                    resolver=download.resolver,
-                    track_seen=track_seen,
-                    only_new=download.only_new,
-                )
-                if track_seen and self.unchanged_ids:
-                    seen_ids_add(self.unchanged_ids)
+            try:
+                batch_counts = self._upsert()
+            except IntegrityError as error:
+                if not (download.insert_only and isinstance(error.__cause__, psycopg.errors.UniqueViolation)):
+                    raise
+                # An external id came twice (the listing shifted while it was paged): merge from now on.
+                download.insert_only = False
+                batch_counts = self._upsert()
         except (DataError, IntegrityError) as error:
             # Values too long for their column, two tasks with one code: the tracker's data, not ours.
             reason = str(error).strip().splitlines()[0]
@@ -292,6 +291,22 @@ class _BatchWriter:
         download.counts.add(batch_counts)
         for collected in (self.records, self.unchanged_ids, self.cache_entries, self.resume_points):
             collected.clear()
+
+    def _upsert(self) -> UpsertCounts:
+        """The collected records and unchanged ids in one transaction."""
+        download = self.download
+        track_seen = download.deletes_unseen(self.connector)
+        with transaction.atomic():
+            counts = self.upsert(
+                tracker_id=download.tracker.id,
+                records=self.records,
+                resolver=download.resolver,
+                track_seen=track_seen,
+                only_new=download.insert_only,
+            )
+            if track_seen and self.unchanged_ids:
+                seen_ids_add(self.unchanged_ids)
+        return counts
 
     def _resume_state(self) -> dict[str, Any] | None:
         """After a commit: the cache state with where each listing goes on and the newest change committed, for a

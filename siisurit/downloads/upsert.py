@@ -4,11 +4,11 @@ Each batch is COPYed (binary, straight from the record attributes) into a tempor
 one `INSERT … ON CONFLICT (tracker_id, external_id) DO UPDATE … WHERE … IS DISTINCT FROM …`, so unchanged rows
 are not written at all. Into a tracker that had no downloaded rows when its download began (`only_new`), a batch is
 a plain `INSERT … SELECT` instead (no conflict to look for: about a quarter cheaper per row); should an external id
-come twice after all (a listing shifted while it was paged), that batch is merged as usual. Per row, Python only
-builds a tuple: truncation, primary keys (UUIDv7 with the host bits of `siisurit.ids`, made in SQL) and user
-mapping of assignees happen in PostgreSQL. External ids seen during a complete download go to the temporary table
-`sii_seen_ids` (not a Python set), which the final deletion anti-joins against. Call the functions inside a
-transaction (one per batch) on one database connection.
+come twice after all (a listing shifted while it was paged), the statement fails and the caller merges the batch.
+Per row, Python only builds a tuple: truncation, primary keys (UUIDv7 with the host bits of `siisurit.ids`, made in
+SQL) and user mapping of assignees happen in PostgreSQL. External ids seen during a complete download go to the
+temporary table `sii_seen_ids` (not a Python set), which the final deletion anti-joins against. Call the functions
+inside a transaction (one per batch) on one database connection.
 """
 
 from __future__ import annotations
@@ -19,9 +19,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from uuid import UUID
 
-import psycopg.errors
 from django.conf import settings
-from django.db import IntegrityError, connection, transaction
+from django.db import connection
 
 from siisurit.connectors.records import TaskRecord, WorkRecord
 from siisurit.downloads.user_mapping import UserResolver
@@ -206,20 +205,14 @@ def _merge(cursor, *, table: str, stage: str, columns: Sequence[tuple[str, str, 
 
     The newest row per external id wins; ids are made for all `count` staged rows but used only for new ones.
     `after_update` is a data-modifying statement run in the same statement (`merged` has `id` and `is_new`).
-    With `only_new` the rows are first inserted plainly (in a savepoint); a conflict falls back to merging.
+    With `only_new` the rows are inserted plainly: a row that exists already fails the statement (IntegrityError).
     """
     parameters = {"tracker_id": tracker_id, **_id_params(count)}
     if only_new:
-        try:
-            with transaction.atomic():
-                cursor.execute(
-                    _insert_select(table=table, columns=columns, extra_insert=extra_insert, rows=f"{stage} s"),
-                    parameters,
-                )
-            return cursor.rowcount, 0, True
-        except IntegrityError as error:
-            if not isinstance(error.__cause__, psycopg.errors.UniqueViolation):
-                raise
+        cursor.execute(
+            _insert_select(table=table, columns=columns, extra_insert=extra_insert, rows=f"{stage} s"), parameters
+        )
+        return cursor.rowcount, 0, True
     changing = [column[0] for column in columns][1:]
     assignments = ", ".join(f"{column} = EXCLUDED.{column}" for column in changing)
     after = f", after_update AS ({after_update})" if after_update else ""
@@ -250,8 +243,8 @@ def tracker_tasks_upsert(
 ) -> UpsertCounts:
     """Insert new tasks, update changed ones, and make their assignees exactly the downloaded ones.
 
-    With `track_seen`, the records' external ids also go to the seen ids of a complete download; `only_new`: the
-    tracker had no downloaded tasks when this download began.
+    With `track_seen`, the records' external ids also go to the seen ids of a complete download; `only_new`: insert
+    them plainly, an IntegrityError if one exists already.
     """
     if not records:
         return UpsertCounts()
@@ -361,8 +354,8 @@ def tracker_work_entries_upsert(
     """Insert new work entries, update changed ones (a changed entry must be matched again: its match's
     matched_at = NULL).
 
-    With `track_seen`, the records' external ids also go to the seen ids of a complete download; `only_new`: the
-    tracker had no work entries when this download began.
+    With `track_seen`, the records' external ids also go to the seen ids of a complete download; `only_new`: insert
+    them plainly, an IntegrityError if one exists already.
     """
     if not records:
         return UpsertCounts()
