@@ -7,7 +7,9 @@ measures:
   --tasks issues and a Kimai tracker with --entries entries. In each of --rounds rounds: the fetch-only floor (the
   same pages fetched and parsed into records by the same connector, nothing stored; a warm-up pass first, and a
   sandbox page cache holding every page, so that the floor measures the client, not the sandbox rendering pages),
-  then the first (complete) download of a fresh tracker; the median ratio has the goal ≤ 1.5 x floor. The client CPU
+  then the first (complete) download of a fresh tracker; the median ratio has the goal ≤ 1.5 x floor (each first
+  download also names the CPU its PostgreSQL backend spent per item, the cost of storing whatever the load, when
+  the server is the embedded one). The client CPU
   per item of those first downloads (`time.process_time` of this process over items) is compared, round by round,
   with one more first download by the client as before issue #16 (`_client_as_before`: the standard library's JSON
   decoder, the garbage collector walking every page, the environment read for every request): median ratio, goal
@@ -170,6 +172,24 @@ def _milliseconds_per_item(cpu_seconds: float, items: int) -> float:
     return cpu_seconds * 1000 / max(items, 1)
 
 
+def _database_cpu_seconds() -> float | None:
+    """CPU seconds this connection's PostgreSQL backend used so far: the cost of storing, whatever the machine's load
+    (None unless the server is the embedded one, on this machine)."""
+    from django.conf import settings
+    from django.db import connection
+
+    if not settings.USE_EMBEDDED_POSTGRES:
+        return None
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        pid = cursor.fetchone()[0]
+    try:
+        with open(f"/proc/{pid}/schedstat") as schedstat:
+            return int(schedstat.read().split()[0]) / 1e9  # nanoseconds on a CPU
+    except OSError:
+        return None
+
+
 @contextlib.contextmanager
 def _client_as_before() -> Iterator[None]:
     """The downloading client as before issue #16's CPU work, for the baseline of the CPU per item goal.
@@ -261,9 +281,14 @@ def _big_trackers(arguments, organization, table: Table) -> None:
                 if round_number == 1:
                     _floor(tracker)  # warm-up: the sandbox renders and caches its pages
                 floor_seconds, floor_requests, floor_items = _floor(tracker)
-                cpu_started = time.process_time()
+                cpu_started, database_started = time.process_time(), _database_cpu_seconds()
                 first = _download(tracker, full=True)
                 cpu_per_item.append(_milliseconds_per_item(time.process_time() - cpu_started, first["items"]))
+                database_cpu = _database_cpu_seconds()
+                database_note = ""
+                if database_cpu is not None and database_started is not None:
+                    database_milliseconds = _milliseconds_per_item(database_cpu - database_started, first["items"])
+                    database_note = f"; database CPU {database_milliseconds:.3f} ms/item"
                 ratios.append(first["duration"] / floor_seconds)
                 table.add(f"floor (fetch+parse) {round_number}", kind, floor_seconds, floor_requests, floor_items)
                 table.add(
@@ -272,7 +297,8 @@ def _big_trackers(arguments, organization, table: Table) -> None:
                     first["duration"],
                     first["requests"],
                     first["items"],
-                    f"created {first['created']}; x floor {ratios[-1]:.2f}; client CPU {cpu_per_item[-1]:.3f} ms/item",
+                    f"created {first['created']}; x floor {ratios[-1]:.2f}; client CPU {cpu_per_item[-1]:.3f} ms/item"
+                    + database_note,
                 )
                 milliseconds, before = _baseline_cpu_per_item(organization, kind, sandbox.credentials, round_number)
                 cpu_per_item_before.append(milliseconds)
