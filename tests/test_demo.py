@@ -180,8 +180,12 @@ def test_demo_refuses_ports_taken_by_something_else(restored_environ):
 @pytest.mark.django_db(transaction=True)
 def test_demo_runs_the_main_job_through_a_worker_and_again_without_duplicates(clean_queues, restored_environ, tmp_path):
     base_port = free_base_port()
-    output = run_demo(base_port)
+    # First as `make demo` runs it: a process of its own that starts (and stops) its own sandbox trackers.
+    first = run_demo_subprocess(base_port)
+    assert first.returncode == 0, first.stderr
+    output = first.stdout
 
+    assert "Summary of organization 'demo'" in output
     assert "(started)" in output
     assert re.search(r"worker demo-\d+@\S+ \(pid \d+\) answers", output)
     projects = {project.code: project for project in organization_summary(organization_code="demo")}
@@ -211,25 +215,20 @@ def test_demo_runs_the_main_job_through_a_worker_and_again_without_duplicates(cl
     assert free_ports(base_port)
     counts = row_counts()
 
-    second = run_demo_subprocess(base_port)
-    assert second.returncode == 0, second.stderr
-    assert "Summary of organization 'demo'" in second.stdout
-    assert row_counts() == counts
-    assert summary_figures(second.stdout, "tasks") == summary_figures(output, "tasks")
-
-    # With sandbox trackers already running (as under `make up`) the demo uses them. Without the catch-all rule,
-    # work on no known task stays unmatched, and the summary shows its hours.
+    # Again, in this process, with sandbox trackers already running (as under `make up`): the demo uses them.
+    # Without the catch-all rule, work on no known task stays unmatched, and the summary shows its hours.
     with SandboxTrackers(
         ports=demo_sandbox_ports(base_port=base_port), task_count=_TASKS, entry_count=_ENTRIES
     ) as sandbox:
-        third = run_demo(base_port, f"--organization-file={organization_without_catch_all(tmp_path)}")
-        assert "reusing the ones already running" in third
+        second = run_demo(base_port, f"--organization-file={organization_without_catch_all(tmp_path)}")
+        assert "reusing the ones already running" in second
         assert sandbox.stats["clockodo"]["requests"] > 0
+    assert row_counts() == counts
+    assert summary_figures(second, "tasks") == summary_figures(output, "tasks")
     mobile_app = {project.code: project for project in organization_summary(organization_code="demo")}["mobile-app"]
     assert mobile_app.unmatched_entries > 0
     assert mobile_app.unmatched_hours > Decimal(0)
-    assert summary_figures(third, "unmatched hours")[0] == str(mobile_app.unmatched_hours)
-    assert row_counts() == counts
+    assert summary_figures(second, "unmatched hours")[0] == str(mobile_app.unmatched_hours)
 
 
 def free_ports(base_port: int) -> bool:
