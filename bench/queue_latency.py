@@ -58,7 +58,12 @@ class Configuration:
 _EVENTS_OFF = {"worker_send_task_events": False, "task_send_sent_event": False}
 CONFIGURATIONS = {
     "project": Configuration(description="the project's settings and worker command (production)"),
-    "defaults": Configuration(app="defaults", description="Celery's default settings, same worker command"),
+    # Celery's defaults know only the queue `celery`: -Q names the bench's (the project's worker consumes all of its).
+    "defaults": Configuration(
+        app="defaults",
+        extra_options=(f"--queues={QUEUE}",),
+        description="Celery's default settings, same worker command (consuming the bench's queue)",
+    ),
     # One change each, to measure what it costs (with --configurations):
     "with-mingle-gossip": Configuration(app="variant", with_mingle_gossip=True),
     "without-mingle-gossip": Configuration(app="variant", extra_options=("--without-mingle", "--without-gossip")),
