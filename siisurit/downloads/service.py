@@ -27,7 +27,7 @@ from siisurit.connectors.base import Connector
 from siisurit.connectors.limits import DownloadLimits
 from siisurit.connectors.records import RecordPage
 from siisurit.downloads.cache import DownloadCache, download_cache_client
-from siisurit.downloads.last_download import tracker_last_download_record
+from siisurit.downloads.last_download import last_download_fields, tracker_last_download_record
 from siisurit.downloads.upsert import (
     UpsertCounts,
     seen_ids_add,
@@ -156,7 +156,6 @@ def tracker_download(*, tracker_id: str, full: bool = False, progress: Progress 
     except Exception as error:
         tracker_last_download_record(tracker_id=tracker_id, error=error)
         raise
-    tracker_last_download_record(tracker_id=tracker_id, items=summary["items"])
     return summary
 
 
@@ -380,7 +379,10 @@ def _download_finish(download: _Download, connector: Connector) -> dict:
         "last": {key: summary[key] for key in ("full", "items", "created", "updated", "deleted", "requests")},
     }
     tracker.last_downloaded_at = now
-    tracker.save(update_fields=["download_state", "last_downloaded_at"])
+    outcome = last_download_fields(items=download.items)
+    for name, value in outcome.items():
+        setattr(tracker, name, value)
+    tracker.save(update_fields=["download_state", "last_downloaded_at", *outcome])
     download.cache.store_state(cache_state)
     _log.info("downloaded %s: %s", tracker.name, summary)
     return summary
