@@ -41,6 +41,10 @@ test-fast: setup  ## the edit loop: the test suite without the slow failure-inje
 	@$(MAKE) --no-print-directory _pytest PYTEST_SELECTION='-m "not slow and not browser"'
 
 # pytest's exit code is kept (5, no tests collected, fails too); embedded test servers it started are stopped.
+# Python writes compiled modules (__pycache__, ignored by git and Docker) even where PYTHONDONTWRITEBYTECODE is set:
+# without them each test process compiles the project and pytest rewrites every test module again, some 2 CPU-seconds
+# per process, and each worker or manage.py subprocess compiles what it imports.
+_pytest: export PYTHONDONTWRITEBYTECODE :=
 _pytest:
 	@if $(BIN)/python manage.py embedded_servers status --data-dir $(TEST_DATA_DIR) | grep -q ': running'; then \
 		$(PYTEST) $(PYTEST_SELECTION) $(PYTEST_ARGS); \

@@ -19,6 +19,7 @@ from typing import Any
 
 import pytest
 import redis
+from celery.contrib.testing.tasks import ping  # `celery.ping`, which ends a pending read of the worker thread
 from celery.contrib.testing.worker import start_worker
 from celery.worker import state as worker_state
 from django.conf import settings
@@ -155,8 +156,6 @@ def module_worker_thread(django_db_setup: None, django_db_blocker: Any) -> Itera
 
     Between tests it consumes only a queue of its own (`worker_thread_queue`), which no job uses.
     """
-    import celery.contrib.testing.tasks  # noqa: F401  (registers `celery.ping`, which wakes the worker's read)
-
     hostname = f"test-thread-{uuid.uuid4().hex[:8]}@{os.uname().nodename}"
     with contextlib.ExitStack() as stack:
         with django_db_blocker.unblock():
@@ -180,6 +179,10 @@ def module_worker_thread(django_db_setup: None, django_db_blocker: Any) -> Itera
             what="the worker thread to answer control commands",
         )
         yield worker
+        # What start_worker's exit sets; a message ends the worker's pending read, which it would otherwise wait
+        # out (a second) before it stops.
+        worker_state.should_terminate = 0
+        ping.apply_async(queue=worker_thread_queue(hostname), ignore_result=True)
         with django_db_blocker.unblock():
             stack.close()
     redis_test_client().delete(worker_thread_queue(hostname))
@@ -211,8 +214,6 @@ def worker_thread_consume(worker: Any, *, consume: bool) -> None:
     queues applies to the next read. A ping through the worker's own queue ends the current read, so the change
     holds when this returns: a test's first job is taken at once, and no job after the worker stopped consuming.
     """
-    from celery.contrib.testing.tasks import ping
-
     command = app.control.add_consumer if consume else app.control.cancel_consumer
     for queue in QUEUES:
         command(queue, destination=[worker.hostname], reply=True, timeout=10)
