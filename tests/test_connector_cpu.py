@@ -1,5 +1,6 @@
 """What keeps a download's client CPU low changes nothing else: the garbage collector paused while a page is mapped,
-the environment read once per origin, records checked in one expression with the same messages on failure."""
+requests prepared once with the environment read once per origin, records checked in one expression with the same
+messages on failure."""
 
 from __future__ import annotations
 
@@ -15,8 +16,10 @@ import requests
 
 from sandbox import SandboxTrackers
 from siisurit.connectors.gc_pause import gc_paused
+from siisurit.connectors.http import USER_AGENT, HttpClient
 from siisurit.connectors.kimai import KimaiConnector
 from siisurit.connectors.records import TaskRecord, WorkRecord
+from siisurit.retry_policy import NO_RETRIES
 from tests.test_connector_base import client_for, issues_url
 
 STARTED = datetime(2024, 5, 2, 7, tzinfo=UTC)
@@ -133,6 +136,48 @@ def test_proxies_and_ca_bundle_of_the_environment_are_read_once_per_origin(sandb
         "auth": None,
     }
     assert client._environment(issues_url(sandbox))["proxies"] == {}  # NO_PROXY: the sandbox is reached directly
+
+
+@pytest.fixture
+def echo_server():
+    """A loopback server answering every GET with the request's headers as JSON, setting a cookie on /login."""
+    import json
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def do_GET(self):
+            body = json.dumps(dict(self.headers.items())).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            if self.path == "/login":
+                self.send_header("Set-Cookie", "session=s1; Path=/")
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
+
+
+def test_a_request_carries_what_session_request_would_send(echo_server):
+    client = HttpClient(label="x", headers={"Authorization": "Bearer t0ken"}, policy=NO_RETRIES)
+    client.get(f"{echo_server}/login")
+    sent = client._send("GET", f"{echo_server}/issues", headers={"If-None-Match": 'W/"1"'}).json()
+    expected = requests.Session()
+    expected.headers.update({"User-Agent": USER_AGENT, "Accept": "application/json", "Authorization": "Bearer t0ken"})
+    expected.cookies.set("session", "s1")
+    wanted = expected.get(f"{echo_server}/issues", headers={"If-None-Match": 'W/"1"'}).json()
+    assert sent == wanted
+    assert sent["Cookie"] == "session=s1" and sent["If-None-Match"] == 'W/"1"'
 
 
 def test_netrc_credentials_apply_as_requests_applies_them(sandbox, tmp_path, monkeypatch):
