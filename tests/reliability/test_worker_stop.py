@@ -46,6 +46,7 @@ def test_sigterm_finishes_the_running_job_and_no_half_written_page_is_ever_visib
 SOFT_SHUTDOWN = {"REMAP_SIGTERM": "SIGQUIT", "SII_WORKER_SOFT_SHUTDOWN_IN_SECONDS": "2"}
 
 
+@pytest.mark.slow
 def test_sigterm_with_soft_shutdown_hands_a_long_job_to_another_worker_within_seconds(clean_queues):
     with slow_kimai_sandbox(latency_ms=2500) as sandbox:  # 6 pages: about 15 s, far longer than the soft shutdown
         tracker = sandbox_project(sandbox).trackers.get()
