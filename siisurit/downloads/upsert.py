@@ -5,10 +5,10 @@ one `INSERT … ON CONFLICT (tracker_id, external_id) DO UPDATE … WHERE … IS
 are not written at all. Into a tracker that had no downloaded rows when its download began (`only_new`), a batch is
 a plain `INSERT … SELECT` instead (no conflict to look for: about a quarter cheaper per row); should an external id
 come twice after all (a listing shifted while it was paged), the statement fails and the caller merges the batch.
-Per row, Python only builds a tuple: truncation, primary keys (UUIDv7 with the host bits of `siisurit.ids`, made in
-SQL) and user mapping of assignees happen in PostgreSQL. External ids seen during a complete download go to the
-temporary table `sii_seen_ids` (not a Python set), which the final deletion anti-joins against. Call the functions
-inside a transaction (one per batch) on one database connection.
+Per row, Python only builds a tuple (users are resolved once per distinct name): truncation and primary keys
+(UUIDv7 with the host bits of `siisurit.ids`, made in SQL) happen in PostgreSQL. External ids seen during a complete
+download go to the temporary table `sii_seen_ids` (not a Python set), which the final deletion anti-joins against.
+Call the functions inside a transaction (one per batch) on one database connection.
 """
 
 from __future__ import annotations
@@ -70,7 +70,7 @@ _WORK_STAGE_COLUMNS = (
     ("external_task_id", "text", "left(s.external_task_id, 1000)"),
     ("updated_at", "timestamptz", "s.updated_at"),
 )
-_ASSIGNEE_STAGE_COLUMNS = (("external_id", "text"), ("external_username", "text"))
+_ASSIGNEE_STAGE_COLUMNS = (("external_id", "text"), ("external_username", "text"), ("user_id", "uuid"))
 
 
 @dataclass
@@ -249,6 +249,8 @@ def tracker_tasks_upsert(
     if not records:
         return UpsertCounts()
     with connection.cursor() as cursor:
+        names = {name for record in records for name in record.assignees if name}
+        user_ids = {name: resolver.resolve(name) for name in names}  # once per distinct name
         _stages_create(cursor, (_TASK_STAGE, _TASK_STAGE_COLUMNS), (_ASSIGNEE_STAGE, _ASSIGNEE_STAGE_COLUMNS))
         _copy_rows(
             cursor,
@@ -266,7 +268,7 @@ def tracker_tasks_upsert(
             cursor,
             _ASSIGNEE_STAGE,
             _ASSIGNEE_STAGE_COLUMNS,
-            ((record.external_id, name) for record in records for name in record.assignees if name),
+            ((record.external_id, name, user_ids[name]) for record in records for name in record.assignees if name),
         )
         # A declared task keeps its code; a downloaded task that took over another one's code replaces it.
         cursor.execute(
@@ -297,18 +299,15 @@ def tracker_tasks_upsert(
             count=len(records),
             only_new=only_new,
         )
-        _assignees_replace(cursor, tracker_id=tracker_id, records=records, resolver=resolver, all_new=all_new)
+        _assignees_replace(cursor, tracker_id=tracker_id, records=records, all_new=all_new)
     return UpsertCounts(created, updated, len(records) - created - updated)
 
 
-def _assignees_replace(cursor, *, tracker_id: UUID, records: Sequence[TaskRecord], resolver: UserResolver,
-                       all_new: bool) -> None:  # fmt: skip
-    """Make the assignees of the staged tasks exactly the staged ones; users resolved once per distinct name.
+def _assignees_replace(cursor, *, tracker_id: UUID, records: Sequence[TaskRecord], all_new: bool) -> None:
+    """Make the assignees of the staged tasks exactly the staged ones (with the users staged beside them).
 
     `all_new`: every staged task was just inserted, so none has assignees to remove or to update.
     """
-    names = list({name for record in records for name in record.assignees if name})
-    user_ids = [resolver.resolve(name) for name in names]
     if not all_new:
         cursor.execute(
             f"""
@@ -326,20 +325,13 @@ def _assignees_replace(cursor, *, tracker_id: UUID, records: Sequence[TaskRecord
         INSERT INTO {_ASSIGNEE} (id, task_id, external_username, user_id)
         SELECT {_new_id_sql("(row_number() OVER () - 1)")}, n.task_id, n.external_username, n.user_id FROM (
             SELECT DISTINCT ON (t.id, left(n.external_username, 200))
-                t.id AS task_id, left(n.external_username, 200) AS external_username, m.user_id
+                t.id AS task_id, left(n.external_username, 200) AS external_username, n.user_id
             FROM {_ASSIGNEE_STAGE} n
             JOIN {_TASK} t ON t.tracker_id = %(tracker_id)s AND t.external_id = n.external_id
-            LEFT JOIN unnest(%(names)s::text[], %(user_ids)s::uuid[]) AS m(name, user_id)
-                ON m.name = n.external_username
         ) n
         {"" if all_new else _ASSIGNEE_USER_UPDATE}
         """,
-        {
-            "tracker_id": tracker_id,
-            "names": names,
-            "user_ids": user_ids,
-            **_id_params(sum(len(record.assignees) for record in records)),
-        },
+        {"tracker_id": tracker_id, **_id_params(sum(len(record.assignees) for record in records))},
     )
 
 
