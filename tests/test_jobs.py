@@ -15,6 +15,7 @@ from django.core.management import call_command
 
 from beat_schedule import BEAT_ENTRIES
 from siisurit.errors import AlreadyRunningError
+from siisurit.ids import new_id
 from siisurit.jobs import JOBS, QUEUES, JobRequest, job_execute, task_modules
 from siisurit.jobs.catalog import CATALOG
 from siisurit.jobs.lock import job_lock
@@ -24,6 +25,7 @@ from tests.processes import wait_for
 from tests.worker import (
     SubprocessWorker,
     release,
+    sessions,
     wait_until_started,
 )
 from workers.app import app
@@ -163,3 +165,14 @@ def test_a_worker_without_q_consumes_every_queue_and_q_narrows_it(clean_queues):
         assert consumed[narrowed.name] == ["download"]
         result = app.send_task("tests.worker.test_counting", kwargs={"key": "no-q"}, queue="matching")
         assert result.get(timeout=60)["completed"] == 1
+
+
+@pytest.mark.worker
+@pytest.mark.django_db(transaction=True)
+def test_a_worker_keeps_its_database_and_lock_sessions_from_one_job_to_the_next(clean_queues):
+    with SubprocessWorker():  # solo pool: jobs run in the main thread, as in a prefork pool process
+        first, second = (sessions.apply_async(kwargs={"project_id": str(new_id())}).get(timeout=60) for _ in range(2))
+
+    assert first["lock"] is not None and first["lock"] != first["django"]
+    sessions_of = [(summary["django"], summary["lock"]) for summary in (first, second)]
+    assert sessions_of[1] == sessions_of[0], "a new PostgreSQL session per job costs more than a small job's statements"

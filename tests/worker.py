@@ -104,6 +104,22 @@ def tracker_failure_service(*, tracker_id: str) -> dict[str, Any]:
     raise PermanentError(f"tracker {tracker} ({tracker.api_token!r}) answered HTTP 403")
 
 
+def sessions_service(*, project_id: str) -> dict[str, Any]:
+    """The PostgreSQL sessions of this job: Django's connection and the one holding the job's lock."""
+    from django.db import connection
+
+    from siisurit.jobs import running_job_id
+    from siisurit.jobs.lock import APPLICATION_NAME_PREFIX
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "select pg_backend_pid(), (select pid from pg_stat_activity where application_name = %s)",
+            [f"{APPLICATION_NAME_PREFIX}{running_job_id()}"[:63]],
+        )
+        django_session, lock_session = cursor.fetchone()
+    return {"django": django_session, "lock": lock_session}
+
+
 # Short backoff so that retry tests take milliseconds; the policy itself is the production one.
 _FAST_RETRY = {"retry_backoff": 0.05, "retry_backoff_max": 0.2}
 
@@ -116,6 +132,7 @@ counting = job_celery_task(_test_job("test_counting", counting_service))
 locked = job_celery_task(_test_job("test_locked", locked_service, lock_kwarg="project_id"))
 flaky = job_celery_task(_test_job("test_flaky", flaky_service), **_FAST_RETRY)
 permanent = job_celery_task(_test_job("test_permanent", permanent_failure_service), **_FAST_RETRY)
+sessions = job_celery_task(_test_job("test_sessions", sessions_service, lock_kwarg="project_id"))
 tracker_failure = job_celery_task(
     _test_job("test_tracker_failure", tracker_failure_service, "download", lock_kwarg="tracker_id"), **_FAST_RETRY
 )
