@@ -8,6 +8,7 @@ import time
 from typing import Any
 
 from celery import Task
+from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 
 from siisurit.errors import TransientError
@@ -106,7 +107,10 @@ class JobTask(Task):
         return TransientError(message, retry_after=error.retry_after)
 
     def progress_publisher(self) -> Progress:
-        """A `progress(current, total, what)` callback that stores state PROGRESS for Flower and waiting commands."""
+        """A `progress(current, total, what)` callback that stores state PROGRESS for Flower and waiting commands.
+
+        Like a lost event, a progress step that cannot be stored only costs the display a step: it never fails the
+        job (a job running through a Redis restart goes on: docs/reliability.md)."""
         lock = threading.Lock()
         last_sent = time.monotonic()  # the job's STARTED state says it runs; steps follow one interval later
         retries = self.request.retries
@@ -122,7 +126,13 @@ class JobTask(Task):
                     return
                 last_sent = now
                 meta = {"current": current, "total": total, "what": what, "retries": retries}
-                self.update_state(task_id=task_id, state=PROGRESS_STATE, meta=meta)
+                try:
+                    self.update_state(task_id=task_id, state=PROGRESS_STATE, meta=meta)
+                except SoftTimeLimitExceeded:
+                    raise
+                except Exception as error:  # Redis away longer than the backend retries: the job goes on
+                    logger.warning("could not store the progress of job %s: %s", task_id, error)
+                    return
                 self.send_progress_event(task_id, hostname, progress_text(current, total, what))
 
         return publish
