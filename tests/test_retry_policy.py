@@ -6,6 +6,7 @@ import random
 
 import django.db
 import pytest
+import redis
 import requests
 from celery.result import AsyncResult
 
@@ -27,6 +28,8 @@ from workers.task_base import JobTask
         requests.Timeout("slow"),
         django.db.OperationalError("server closed the connection"),
         django.db.InterfaceError("connection already closed"),
+        redis.ConnectionError("Error 111 connecting to 127.0.0.1:6379. Connection refused."),
+        redis.TimeoutError("Timeout reading from socket"),
     ],
 )
 def test_transient_errors_are_retried(error):

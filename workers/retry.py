@@ -1,9 +1,9 @@
 """The job level of the retry policy (the request level and the shared backoff: `siisurit/retry_policy.py`).
 
 Retried: `TransientError` (connectors raise it for 429/5xx, timeouts, lost connections; may carry `retry_after`),
-requests' connection errors and timeouts, and lost database connections. Never retried: `PermanentError` (bad
-token, no access, bad configuration) and `AlreadyRunningError` (another run holds the lock; retrying would only
-pile up duplicates). Anything else is a bug: it fails at once with its traceback.
+requests' connection errors and timeouts, and lost database and Redis (download cache) connections. Never retried:
+`PermanentError` (bad token, no access, bad configuration) and `AlreadyRunningError` (another run holds the lock;
+retrying would only pile up duplicates). Anything else is a bug: it fails at once with its traceback.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ import random
 
 import django.db
 import psycopg
+import redis
 import requests
 
 from siisurit.errors import AlreadyRunningError, PermanentError, TransientError
@@ -25,6 +26,8 @@ RETRYABLE_ERRORS: tuple[type[BaseException], ...] = (
     django.db.InterfaceError,
     psycopg.OperationalError,
     psycopg.InterfaceError,
+    redis.ConnectionError,
+    redis.TimeoutError,
 )
 NEVER_RETRIED_ERRORS: tuple[type[BaseException], ...] = (PermanentError, AlreadyRunningError)
 

@@ -14,9 +14,14 @@ from functools import cache
 from typing import Any
 
 import redis
+from redis.backoff import ConstantBackoff
+from redis.retry import Retry
 
 KEY_PREFIX = "siisurit:download"
 TIME_TO_LIVE_IN_SECONDS = 30 * 24 * 3600
+#: A lost connection is tried again once a second this often, as Celery's result backend does: a download goes on
+#: through a Redis restart instead of failing (redis-py's default gives up after about three seconds).
+RECONNECT_ATTEMPTS = 20
 
 
 def download_key(tracker_id: str, *parts: str) -> str:
@@ -25,7 +30,8 @@ def download_key(tracker_id: str, *parts: str) -> str:
 
 @cache
 def _client(url: str) -> redis.Redis:
-    return redis.Redis.from_url(url, socket_connect_timeout=5, socket_timeout=30)
+    retry = Retry(ConstantBackoff(1.0), RECONNECT_ATTEMPTS)
+    return redis.Redis.from_url(url, socket_connect_timeout=5, socket_timeout=30, retry=retry)
 
 
 def download_cache_client() -> redis.Redis:
