@@ -22,7 +22,9 @@ measures:
   first download, update of unchanged trackers (incremental), and a complete re-check (`full=True`, GitHub pages
   answer 304). 1 slot versus --slots slots (goal speedup ≥ 6.4), and two worker processes versus one
   (--process-slots slots each; goal speedup ≥ 1.7). CPU columns: seconds of CPU used by the worker processes and by
-  the whole machine (all cores) during the scenario; a scenario cannot run faster than the busiest resource allows.
+  the whole machine (all cores) during the scenario, and per tracker by the fan-out's own processes (workers,
+  sandbox, this process and the embedded PostgreSQL and Redis servers: what other work on the machine does not
+  change); a scenario cannot run faster than the busiest resource allows.
   The last line gives the load average before and after: other work on the machine takes CPU from the scenarios.
 
 Servers: the project's configuration, as for every command (the embedded servers in `local`, the configured ones
@@ -356,20 +358,70 @@ def _machine_busy_seconds() -> float:
     return (sum(fields[:8]) - idle) / _CLOCK_TICKS
 
 
-def _group_cpu_seconds(group_ids: list[int]) -> float:
-    """CPU seconds used so far by the living processes of the process groups (a worker and its pool children)."""
-    total = 0.0
+def _process_stats() -> dict[int, list[str]]:
+    """The fields of /proc/<pid>/stat after the name (field 4, ppid, is [1]) of every living process."""
+    stats = {}
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
             continue
         try:
             with open(f"/proc/{entry}/stat") as stat:
-                fields = stat.read().rsplit(")", 1)[1].split()
+                stats[int(entry)] = stat.read().rsplit(")", 1)[1].split()
         except OSError:
             continue
-        if int(fields[2]) in group_ids:  # field 5 (pgrp), counted after the name
-            total += (int(fields[11]) + int(fields[12])) / _CLOCK_TICKS  # utime, stime
+    return stats
+
+
+def _group_cpu_seconds(group_ids: list[int]) -> float:
+    """CPU seconds used so far by the living processes of the process groups (a worker and its pool children)."""
+    return sum(
+        (int(fields[11]) + int(fields[12])) / _CLOCK_TICKS  # utime, stime
+        for fields in _process_stats().values()
+        if int(fields[2]) in group_ids  # field 5 (pgrp), counted after the name
+    )
+
+
+def _tree_cpu_seconds(root: int) -> float:
+    """CPU seconds used so far by process `root`, the children it reaped (a PostgreSQL session that ended) and its
+    living descendants."""
+    stats = _process_stats()
+    if root not in stats:
+        return 0.0
+    children: dict[int, list[int]] = {}
+    for pid, fields in stats.items():
+        children.setdefault(int(fields[1]), []).append(pid)
+    total = (int(stats[root][13]) + int(stats[root][14])) / _CLOCK_TICKS  # cutime, cstime
+    pending = [root]
+    while pending:
+        pid = pending.pop()
+        total += (int(stats[pid][11]) + int(stats[pid][12])) / _CLOCK_TICKS  # utime, stime
+        pending.extend(children.get(pid, []))
     return total
+
+
+def _server_pids() -> list[int]:
+    """The PostgreSQL postmaster and the Redis server when they are the embedded ones (on this machine, serving only
+    this benchmark): their CPU counts with the fan-out's own."""
+    from django.conf import settings
+    from django.db import connection
+
+    from siisurit.downloads.cache import download_cache_client
+
+    pids = []
+    if settings.USE_EMBEDDED_POSTGRES:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_backend_pid()")
+            pids.append(int(_process_stats()[cursor.fetchone()[0]][1]))  # the backend's parent
+    if settings.USE_EMBEDDED_REDIS:
+        pids.append(int(download_cache_client().info("server")["process_id"]))
+    return pids
+
+
+def _own_cpu_seconds(group_ids: list[int], server_pids: list[int]) -> float:
+    """CPU seconds used so far by the fan-out's own processes: workers and sandbox (process groups), the embedded
+    servers and this process; unlike the machine's busy time, other work on the machine does not count."""
+    servers = sum(_tree_cpu_seconds(pid) for pid in server_pids)
+    return _group_cpu_seconds(group_ids) + servers + time.process_time()
 
 
 def _group_peak_rss_mb(group_ids: list[int]) -> float:
@@ -458,6 +510,7 @@ def _fan_out(arguments, organization, table: Table) -> None:
     scenarios = (("first download", {"full": True}), ("update, unchanged", {}), ("full re-check", {"full": True}))
     durations: dict[tuple[str, str], float] = {}
     cores = os.cpu_count() or 1
+    servers = _server_pids()
     try:
         project = Project.objects.create(organization=organization, code="fanout-warm-up", name="Warm-up")
         slots = max(sum(concurrencies) for _, concurrencies in configurations)
@@ -472,19 +525,23 @@ def _fan_out(arguments, organization, table: Table) -> None:
             try:
                 # Not timed: every pool process imports and connects once, as long-running workers did long ago.
                 _jobs_run(workers.app, warm_up[: 2 * sum(concurrencies)], full=True)
+                own_groups = [*workers.group_ids, sandbox.process.pid]
                 for scenario, options in scenarios:
                     worker_cpu, machine_busy = _group_cpu_seconds(workers.group_ids), _machine_busy_seconds()
                     sandbox_cpu = _group_cpu_seconds([sandbox.process.pid])
+                    own_cpu = _own_cpu_seconds(own_groups, servers)
                     started = time.monotonic()
                     summaries = _jobs_run(workers.app, trackers, **options)
                     seconds = time.monotonic() - started
                     worker_cpu = _group_cpu_seconds(workers.group_ids) - worker_cpu
                     machine_busy = _machine_busy_seconds() - machine_busy
                     sandbox_cpu = _group_cpu_seconds([sandbox.process.pid]) - sandbox_cpu
+                    own_cpu = _own_cpu_seconds(own_groups, servers) - own_cpu
                     durations[label, scenario] = seconds
                     note = (
                         f"CPU: workers {worker_cpu:.1f} s ({1000 * worker_cpu / len(trackers):.0f} ms/tracker), "
-                        f"sandbox {sandbox_cpu:.1f} s, machine {machine_busy:.1f} of {cores * seconds:.1f} s"
+                        f"sandbox {sandbox_cpu:.1f} s, machine {machine_busy:.1f} of {cores * seconds:.1f} s, "
+                        f"own {1000 * own_cpu / len(trackers):.0f} ms/tracker"
                     )
                     if number in (1, 3):
                         previous = configurations[number - 1][0]
