@@ -179,6 +179,24 @@ def test_upserts_of_only_new_rows_insert_plainly_and_refuse_an_existing_one():
         )
 
 
+@pytest.mark.django_db(transaction=True)
+def test_committed_batches_start_from_empty_stages():
+    """Each batch commits on its own (as in a download): the staging tables it leaves are emptied by the commit."""
+    tracker = make_tracker()
+    resolver = user_resolver_for_tracker(tracker=tracker)
+    for batch in ([_task_record(1, assignees=["a"]), _task_record(2)], [_task_record(3, assignees=["b", "c"])]):
+        with transaction.atomic():
+            counts = tracker_tasks_upsert(tracker_id=tracker.id, records=batch, resolver=resolver, only_new=True)
+        assert (counts.created, counts.updated, counts.unchanged) == (len(batch), 0, 0)
+    with transaction.atomic():
+        again = tracker_tasks_upsert(
+            tracker_id=tracker.id, records=[_task_record(3, assignees=["c"])], resolver=resolver
+        )
+    assert (again.created, again.updated, again.unchanged) == (0, 0, 1)
+    assignees = TaskAssignee.objects.filter(task__tracker=tracker).values_list("task__code", "external_username")
+    assert sorted(assignees) == [("#1", "a"), ("#3", "c")]
+
+
 # --- whole downloads ------------------------------------------------------------------------------------------
 
 

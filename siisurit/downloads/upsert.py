@@ -128,12 +128,20 @@ def _id_params(count: int) -> dict[str, int | str]:
 
 
 def _stages_create(cursor, *stages: tuple[str, Iterable[tuple[str, ...]]]) -> None:
-    """Empty temporary tables (name, columns) of this session, in one round trip (created once; DELETE empties a
-    small table faster than TRUNCATE)."""
+    """Temporary tables (name, columns) of this session, in one round trip; created once, emptied by every commit.
+
+    `ON COMMIT DELETE ROWS` truncates them in place at the end of each batch's transaction (no WAL): a `DELETE` per
+    batch cost a statement, left the rows dead for every later scan and COPY (temporary tables are never vacuumed),
+    and the tables grew for as long as the session lived. Inside an outer transaction (a savepoint: tests) nothing
+    commits between batches, so they are emptied by `DELETE` there.
+    """
+    emptied_by_commit = not connection.savepoint_ids  # the outermost atomic block: it commits this batch alone
     statements = []
     for table, columns in stages:
         definition = ", ".join(f"{column[0]} {column[1]}" for column in columns)
-        statements += [f"CREATE TEMP TABLE IF NOT EXISTS {table} ({definition})", f"DELETE FROM {table}"]
+        statements.append(f"CREATE TEMP TABLE IF NOT EXISTS {table} ({definition}) ON COMMIT DELETE ROWS")
+        if not emptied_by_commit:
+            statements.append(f"DELETE FROM {table}")
     cursor.execute("; ".join(statements))  # no parameters: one simple query with several statements
 
 
