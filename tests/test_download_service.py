@@ -9,6 +9,7 @@ import pytest
 from django.db import IntegrityError, transaction
 
 from sandbox import SandboxTrackers
+from siisurit.connectors import github
 from siisurit.connectors.records import TaskRecord, WorkRecord
 from siisurit.downloads import service
 from siisurit.downloads.cache import DownloadCache, download_cache_client
@@ -245,6 +246,26 @@ def test_first_download_merges_once_an_id_comes_twice(sandbox, monkeypatch):
     summary = tracker_download(tracker_id=str(tracker.id), progress=store_repeated_once)
     assert summary["created"] == summary["items"] - 1 and summary["updated"] == 1 and summary["deleted"] == 0
     assert WorkEntry.objects.get(tracker=tracker, external_id=repeated).text != "stored before"
+
+
+def test_the_cache_remembers_pages_once_their_batches_are_durable(sandbox, monkeypatch):
+    """Batches commit without waiting for the disk; the cache remembers their pages after a durable commit only,
+    here the one at the end (a write of its own: every page was a batch, committed before the listing ended)."""
+    monkeypatch.setattr(service, "FIRST_BATCH_SIZE", 1)
+    monkeypatch.setattr(service, "BATCH_SIZE", 1)
+    monkeypatch.setattr(github, "PER_PAGE", 20)
+    stored = []
+    store_pages = DownloadCache.store_pages
+    monkeypatch.setattr(
+        DownloadCache,
+        "store_pages",
+        lambda cache, entries, **kwargs: stored.append(len(entries)) or store_pages(cache, entries, **kwargs),
+    )
+    tracker = _github(sandbox)
+    first = tracker_download(tracker_id=str(tracker.id))
+    assert first["pages"] > 1 and stored == [first["pages"]]
+    again = tracker_download(tracker_id=str(tracker.id), full=True)
+    assert again["not_modified"] == again["requests"] and again["unchanged"] == first["items"]
 
 
 def test_deletion_keeps_declared_tasks(sandbox):

@@ -127,8 +127,9 @@ def _id_params(count: int) -> dict[str, int | str]:
 # --- staging ----------------------------------------------------------------------------------------------------
 
 
-def _stages_create(cursor, *stages: tuple[str, Iterable[tuple[str, ...]]]) -> None:
+def _stages_create(cursor, *stages: tuple[str, Iterable[tuple[str, ...]]], durable: bool = True) -> None:
     """Temporary tables (name, columns) of this session, in one round trip; created once, emptied by every commit.
+    Not `durable`: this transaction's commit does not wait for its WAL to reach the disk (see `tracker_tasks_upsert`).
 
     `ON COMMIT DELETE ROWS` truncates them in place at the end of each batch's transaction (no WAL): a `DELETE` per
     batch cost a statement, left the rows dead for every later scan and COPY (temporary tables are never vacuumed),
@@ -136,7 +137,7 @@ def _stages_create(cursor, *stages: tuple[str, Iterable[tuple[str, ...]]]) -> No
     commits between batches, so they are emptied by `DELETE` there.
     """
     emptied_by_commit = not connection.savepoint_ids  # the outermost atomic block: it commits this batch alone
-    statements = []
+    statements = [] if durable else ["SET LOCAL synchronous_commit = off"]
     for table, columns in stages:
         definition = ", ".join(f"{column[0]} {column[1]}" for column in columns)
         statements.append(f"CREATE TEMP TABLE IF NOT EXISTS {table} ({definition}) ON COMMIT DELETE ROWS")
@@ -248,18 +249,22 @@ def tracker_tasks_upsert(
     resolver: UserResolver,
     track_seen: bool = False,
     only_new: bool = False,
+    durable: bool = True,
 ) -> UpsertCounts:
     """Insert new tasks, update changed ones, and make their assignees exactly the downloaded ones.
 
     With `track_seen`, the records' external ids also go to the seen ids of a complete download; `only_new`: insert
-    them plainly, an IntegrityError if one exists already.
+    them plainly, an IntegrityError if one exists already. Not `durable`: the commit does not wait for the disk
+    (a server crash may lose it; whatever relies on it being stored waits for a later durable commit).
     """
     if not records:
         return UpsertCounts()
     with connection.cursor() as cursor:
         names = {name for record in records for name in record.assignees if name}
         user_ids = {name: resolver.resolve(name) for name in names}  # once per distinct name
-        _stages_create(cursor, (_TASK_STAGE, _TASK_STAGE_COLUMNS), (_ASSIGNEE_STAGE, _ASSIGNEE_STAGE_COLUMNS))
+        _stages_create(
+            cursor, (_TASK_STAGE, _TASK_STAGE_COLUMNS), (_ASSIGNEE_STAGE, _ASSIGNEE_STAGE_COLUMNS), durable=durable
+        )
         _copy_rows(
             cursor,
             _TASK_STAGE,
@@ -350,12 +355,14 @@ def tracker_work_entries_upsert(
     resolver: UserResolver,
     track_seen: bool = False,
     only_new: bool = False,
+    durable: bool = True,
 ) -> UpsertCounts:
     """Insert new work entries, update changed ones (a changed entry must be matched again: its match's
     matched_at = NULL).
 
     With `track_seen`, the records' external ids also go to the seen ids of a complete download; `only_new`: insert
-    them plainly, an IntegrityError if one exists already.
+    them plainly, an IntegrityError if one exists already. Not `durable`: the commit does not wait for the disk
+    (a server crash may lose it; whatever relies on it being stored waits for a later durable commit).
     """
     if not records:
         return UpsertCounts()
@@ -368,7 +375,7 @@ def tracker_work_entries_upsert(
         return users[key]
 
     with connection.cursor() as cursor:
-        _stages_create(cursor, (_WORK_STAGE, _WORK_STAGE_COLUMNS))
+        _stages_create(cursor, (_WORK_STAGE, _WORK_STAGE_COLUMNS), durable=durable)
         _copy_rows(
             cursor,
             _WORK_STAGE,
