@@ -283,24 +283,28 @@ def tracker_tasks_upsert(
             _ASSIGNEE_STAGE_COLUMNS,
             ((record.external_id, name, user_ids[name]) for record in records for name in record.assignees if name),
         )
-        # A declared task keeps its code; a downloaded task that took over another one's code replaces it.
+        # A declared task keeps its code (the staged task is dropped); a downloaded task that took over another
+        # one's code replaces it (found from the small stage through the (tracker_id, code) index). One statement:
+        # the SELECT sees the staged rows the DELETE drops, but a declared task's code is no other task's.
         cursor.execute(
             f"""
-            DELETE FROM {_TASK_STAGE} s USING {_TASK} t
-            WHERE t.tracker_id = %(tracker_id)s AND t.is_declared AND t.code = s.code
-            """,
-            {"tracker_id": tracker_id},
-        )
-        # Driven from the small stage through the (tracker_id, code) index.
-        cursor.execute(
-            f"""
+            WITH declared AS (
+                DELETE FROM {_TASK_STAGE} s USING {_TASK} t
+                WHERE t.tracker_id = %(tracker_id)s AND t.is_declared AND t.code = s.code
+            )
             SELECT t.id FROM {_TASK_STAGE} s JOIN {_TASK} t ON t.tracker_id = %(tracker_id)s AND t.code = s.code
             WHERE t.external_id <> s.external_id AND NOT t.is_declared
             """,
             {"tracker_id": tracker_id},
         )
         _tasks_delete([row[0] for row in cursor.fetchall()])
-        created, updated, all_new = _merge(
+        assignee_count = sum(len(record.assignees) for record in records)
+        if only_new:
+            created = _tasks_insert_with_assignees(
+                cursor, tracker_id=tracker_id, count=len(records), assignee_count=assignee_count
+            )
+            return UpsertCounts(created, 0, len(records) - created)
+        created, updated, _ = _merge(
             cursor,
             table=_TASK,
             stage=_TASK_STAGE,
@@ -310,41 +314,61 @@ def tracker_tasks_upsert(
             tracker_id=tracker_id,
             conflict="(tracker_id, external_id) WHERE external_id <> ''",
             count=len(records),
-            only_new=only_new,
+            only_new=False,
         )
-        _assignees_replace(cursor, tracker_id=tracker_id, records=records, all_new=all_new)
+        _assignees_replace(cursor, tracker_id=tracker_id, assignee_count=assignee_count)
     return UpsertCounts(created, updated, len(records) - created - updated)
 
 
-def _assignees_replace(cursor, *, tracker_id: UUID, records: Sequence[TaskRecord], all_new: bool) -> None:
-    """Make the assignees of the staged tasks exactly the staged ones (with the users staged beside them).
-
-    `all_new`: every staged task was just inserted, so none has assignees to remove or to update.
-    """
-    if not all_new:
-        cursor.execute(
-            f"""
-            DELETE FROM {_ASSIGNEE} a USING {_TASK} t, {_TASK_STAGE} s
-            WHERE a.task_id = t.id AND t.tracker_id = %(tracker_id)s AND t.external_id = s.external_id
-              AND NOT EXISTS (
-                SELECT 1 FROM {_ASSIGNEE_STAGE} n
-                WHERE n.external_id = t.external_id AND left(n.external_username, 200) = a.external_username
-              )
-            """,
-            {"tracker_id": tracker_id},
-        )
-    cursor.execute(
-        f"""
+def _assignees_insert(tasks: str, *, first_number: int = 0) -> str:
+    """`INSERT` of the staged assignees of the tasks `tasks` (SQL joining a relation `t` with `id` and `external_id`
+    to the stage `n`); ids numbered from `first_number` on (`_id_params`)."""
+    return f"""
         INSERT INTO {_ASSIGNEE} (id, task_id, external_username, user_id)
-        SELECT {_new_id_sql("(row_number() OVER () - 1)")}, n.task_id, n.external_username, n.user_id FROM (
+        SELECT {_new_id_sql(f"(row_number() OVER () + {first_number:d} - 1)")}, n.task_id, n.external_username,
+            n.user_id
+        FROM (
             SELECT DISTINCT ON (t.id, left(n.external_username, 200))
                 t.id AS task_id, left(n.external_username, 200) AS external_username, n.user_id
-            FROM {_ASSIGNEE_STAGE} n
-            JOIN {_TASK} t ON t.tracker_id = %(tracker_id)s AND t.external_id = n.external_id
+            FROM {_ASSIGNEE_STAGE} n {tasks}
         ) n
-        {"" if all_new else _ASSIGNEE_USER_UPDATE}
+        """
+
+
+def _tasks_insert_with_assignees(cursor, *, tracker_id: UUID, count: int, assignee_count: int) -> int:
+    """Insert the staged tasks plainly (the tracker started empty) and their staged assignees, in one statement (one
+    round trip, the assignees joined to the inserted rows); the number of tasks inserted. A task that exists already
+    fails the statement (IntegrityError)."""
+    tasks = _insert_select(
+        table=_TASK, columns=_TASK_STAGE_COLUMNS, extra_insert={"is_declared": "false"}, rows=f"{_TASK_STAGE} s"
+    )
+    assignees = _assignees_insert("JOIN inserted t ON t.external_id = n.external_id", first_number=count)
+    cursor.execute(
+        f"""
+        WITH inserted AS ({tasks} RETURNING id, external_id), assigned AS ({assignees})
+        SELECT count(*) FROM inserted
         """,
-        {"tracker_id": tracker_id, **_id_params(sum(len(record.assignees) for record in records))},
+        {"tracker_id": tracker_id, **_id_params(count + assignee_count)},  # tasks numbered first, then assignees
+    )
+    return cursor.fetchone()[0]
+
+
+def _assignees_replace(cursor, *, tracker_id: UUID, assignee_count: int) -> None:
+    """Make the assignees of the staged tasks exactly the staged ones (with the users staged beside them)."""
+    cursor.execute(
+        f"""
+        DELETE FROM {_ASSIGNEE} a USING {_TASK} t, {_TASK_STAGE} s
+        WHERE a.task_id = t.id AND t.tracker_id = %(tracker_id)s AND t.external_id = s.external_id
+          AND NOT EXISTS (
+            SELECT 1 FROM {_ASSIGNEE_STAGE} n
+            WHERE n.external_id = t.external_id AND left(n.external_username, 200) = a.external_username
+          )
+        """,
+        {"tracker_id": tracker_id},
+    )
+    tasks = f"JOIN {_TASK} t ON t.tracker_id = %(tracker_id)s AND t.external_id = n.external_id"
+    cursor.execute(
+        _assignees_insert(tasks) + _ASSIGNEE_USER_UPDATE, {"tracker_id": tracker_id, **_id_params(assignee_count)}
     )
 
 
