@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from datetime import UTC, datetime
 from decimal import Decimal
 
@@ -266,6 +267,14 @@ def test_the_cache_remembers_pages_once_their_batches_are_durable(sandbox, monke
     assert first["pages"] > 1 and stored == [first["pages"]]
     again = tracker_download(tracker_id=str(tracker.id), full=True)
     assert again["not_modified"] == again["requests"] and again["unchanged"] == first["items"]
+
+
+def test_the_collector_is_paused_while_pages_are_stored_and_back_after(sandbox):
+    assert gc.isenabled()
+    tracker = _github(sandbox)
+    during = []
+    tracker_download(tracker_id=str(tracker.id), progress=lambda *args: during.append(gc.isenabled()))
+    assert during and not any(during) and gc.isenabled()
 
 
 def test_deletion_keeps_declared_tasks(sandbox):

@@ -9,6 +9,7 @@ failed half way resumes cheaply when retried.
 
 from __future__ import annotations
 
+import gc
 import logging
 import threading
 import time
@@ -25,6 +26,7 @@ from django.db.models import F
 
 from siisurit.connectors import connector_class
 from siisurit.connectors.base import Connector
+from siisurit.connectors.gc_pause import gc_paused
 from siisurit.connectors.limits import DownloadLimits
 from siisurit.connectors.records import RecordPage
 from siisurit.downloads.cache import DownloadCache, download_cache_client
@@ -313,6 +315,7 @@ class _BatchWriter:
         download.counts.add(batch_counts)
         for collected in (self.records, self.unchanged_ids, self.cache_entries, self.resume_points):
             collected.clear()
+        gc.collect(0)  # the collector is paused (`_pages_store`): cycles made meanwhile are freed here
 
     def _cache_store(self) -> None:
         """After a durable commit: the cache remembers the pages of every batch committed so far."""
@@ -358,8 +361,19 @@ class _BatchWriter:
 
 
 def _pages_store(download: _Download, connector: Connector, progress: Progress | None) -> None:
-    """Fetch the pages (one thread ahead) and store them in batches; on failure keep the complete pages stored."""
+    """Fetch the pages (one thread ahead) and store them in batches; on failure keep the complete pages stored.
+
+    The garbage collector is paused throughout; each batch ends with a collection of the young generation only
+    (`_BatchWriter.flush`). Records waiting to be stored (up to PREFETCH_ITEMS and a batch) survived the automatic
+    collections between pages and were promoted until they set off full collections of the whole process (0.09 s,
+    a fifth of a 20,000-issue floor, in some downloads); now they stay young or middle-aged until they are freed.
+    """
     writer = _BatchWriter(download, connector)
+    with gc_paused():
+        _pages_write(download, connector, progress, writer)
+
+
+def _pages_write(download: _Download, connector: Connector, progress: Progress | None, writer: _BatchWriter) -> None:
     try:
         for page in _prefetched(connector.checked_download(since=download.since)):
             writer.add(page)
