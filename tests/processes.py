@@ -3,18 +3,39 @@
 from __future__ import annotations
 
 import os
+import random
 import socket
 import time
 from collections.abc import Callable
 
 from django.db import connections
 
+#: Where listening ports for the tests' servers are picked: below Linux's ephemeral ports (32768 and up), which any
+#: outgoing connection of a parallel test (to Redis, PostgreSQL) may take between the check and the server's bind.
+_TEST_PORTS = range(20000, 32000)
+
+
+def free_ports(count: int = 1) -> int:
+    """The first of `count` consecutive TCP ports on 127.0.0.1 that nobody listens on right now."""
+    for _ in range(200):
+        base = random.randrange(_TEST_PORTS.start, _TEST_PORTS.stop - count)
+        probes: list[socket.socket] = []
+        try:
+            for port in range(base, base + count):
+                probes.append(socket.socket(socket.AF_INET, socket.SOCK_STREAM))
+                probes[-1].bind(("127.0.0.1", port))
+            return base
+        except OSError:
+            continue
+        finally:
+            for probe in probes:
+                probe.close()
+    raise RuntimeError(f"no {count} consecutive free ports found in {_TEST_PORTS}")
+
 
 def free_port() -> int:
-    """A TCP port on the loopback interface that nobody listens on right now."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
+    """A TCP port on 127.0.0.1 that nobody listens on right now (and no outgoing connection can take)."""
+    return free_ports(1)
 
 
 def wait_for(condition: Callable[[], object], *, timeout: float, interval: float = 0.05, what: str = "") -> object:

@@ -16,7 +16,7 @@ from django.test import override_settings
 from siisurit.models import WorkEntry
 from tests.factories import make_organization, make_project, make_user
 from tests.organization_files import BASE_YAML, write_file
-from tests.processes import child_environment, free_port, wait_for
+from tests.processes import child_environment, wait_for
 from tests.test_demo import free_base_port
 
 _REPO = Path(__file__).resolve().parent.parent
@@ -82,14 +82,16 @@ def test_demo_is_silent_at_verbosity_0(restored_environ):
 
 
 def test_run_sandbox_is_silent_at_verbosity_0():
-    ports = [free_port() for _ in range(6)]
+    base_port = free_base_port()
+    ports = list(range(base_port, base_port + 6))
     process = subprocess.Popen(
         [sys.executable, "manage.py", "run_sandbox", "-v0", f"--ports={','.join(map(str, ports))}", "--tasks=2",
          "--entries=2"],
         cwd=_REPO, env=child_environment(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )  # fmt: skip
     try:
-        wait_for(lambda: _accepts(ports[-1]), timeout=60, what="the sandbox trackers listen")
+        # A sandbox that could not start ends at once: its output then tells why (asserted below).
+        wait_for(lambda: process.poll() is not None or _accepts(ports[-1]), timeout=60, what="the sandbox listens")
     finally:
         process.send_signal(signal.SIGTERM)
         stdout, stderr = process.communicate(timeout=60)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import io
 import os
-import random
 import re
 import socket
 import subprocess
@@ -24,7 +23,7 @@ from siisurit.demo.organization import DEMO_ORGANIZATION_FILE, demo_superuser_ma
 from siisurit.demo.summary import organization_summary
 from siisurit.demo.trackers import demo_sandbox_ports, demo_tracker_variables
 from siisurit.models import Organization, Project, Task, Tracker, User, WorkEntry
-from tests.processes import child_environment
+from tests.processes import child_environment, free_ports
 
 _REPO = Path(__file__).resolve().parent.parent
 # Small sandbox data: the demo's flow is what is tested here, the volume is the benchmarks' business.
@@ -32,26 +31,8 @@ _TASKS, _ENTRIES = 40, 300
 
 
 def free_base_port() -> int:
-    """A port P with P … P+5 free on 127.0.0.1 (not the demo's default 18801, which a developer may be using).
-
-    Below Linux's ephemeral ports (32768 and up): any outgoing connection of a parallel test (to Redis, PostgreSQL)
-    may take one of those between this check and the sandbox's bind, or hold it when the test checks it is free again.
-    """
-    for _ in range(200):
-        base = random.randrange(20000, 32000)
-        sockets = []
-        try:
-            for port in range(base, base + len(KINDS)):
-                probe = socket.socket()
-                sockets.append(probe)
-                probe.bind(("127.0.0.1", port))
-            return base
-        except OSError:
-            continue
-        finally:
-            for probe in sockets:
-                probe.close()
-    raise RuntimeError("no six consecutive free ports found")
+    """A port P with P … P+5 free on 127.0.0.1 (not the demo's default 18801, which a developer may be using)."""
+    return free_ports(len(KINDS))
 
 
 def run_demo(base_port: int, *args: str) -> str:
@@ -212,7 +193,7 @@ def test_demo_runs_the_main_job_through_a_worker_and_again_without_duplicates(cl
     else:  # the well-known demo password never reaches a non-local database
         assert not User.objects.filter(username="admin").exists()
     # Everything it started is stopped: the sandbox ports are free again.
-    assert free_ports(base_port)
+    assert ports_are_free(base_port)
     counts = row_counts()
 
     # Again, in this process, with sandbox trackers already running (as under `make up`): the demo uses them.
@@ -231,7 +212,7 @@ def test_demo_runs_the_main_job_through_a_worker_and_again_without_duplicates(cl
     assert summary_figures(second, "unmatched hours")[0] == str(mobile_app.unmatched_hours)
 
 
-def free_ports(base_port: int) -> bool:
+def ports_are_free(base_port: int) -> bool:
     for port in range(base_port, base_port + len(KINDS)):
         with socket.socket() as probe:
             try:
