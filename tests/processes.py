@@ -1,12 +1,16 @@
-"""Helpers for tests that start processes: free loopback ports, waiting for a condition, a child's environment."""
+"""Helpers for tests that start processes or servers: free loopback ports, a loopback HTTP server, waiting for a
+condition, a child's environment."""
 
 from __future__ import annotations
 
 import os
 import random
 import socket
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from django.db import connections
 
@@ -36,6 +40,19 @@ def free_ports(count: int = 1) -> int:
 def free_port() -> int:
     """A TCP port on 127.0.0.1 that nobody listens on right now (and no outgoing connection can take)."""
     return free_ports(1)
+
+
+@contextmanager
+def loopback_http_server(handler_class: type[BaseHTTPRequestHandler]) -> Iterator[str]:
+    """Serve `handler_class` on a free port of 127.0.0.1 in a thread; yields the server's base URL."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler_class)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
 
 
 def wait_for(condition: Callable[[], object], *, timeout: float, interval: float = 0.05, what: str = "") -> object:

@@ -24,6 +24,7 @@ from siisurit.connectors.base import (
 from siisurit.connectors.http import ensure_allowed_url, redact, retry_after_seconds
 from siisurit.errors import PermanentError, TransientError
 from siisurit.retry_policy import NO_RETRIES, RequestPolicy
+from tests.processes import loopback_http_server
 
 
 @pytest.fixture(scope="module")
@@ -340,8 +341,7 @@ def test_wrong_items_shape_is_permanent(sandbox):
 @pytest.fixture
 def redirecting_server():
     """A loopback server: /same → /target on the same host, /elsewhere → 127.0.0.2, /target → JSON."""
-    import threading
-    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+    from http.server import BaseHTTPRequestHandler
 
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self):
@@ -379,12 +379,8 @@ def redirecting_server():
         def log_message(self, *args):
             pass
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
-    server.server_close()
+    with loopback_http_server(Handler) as base_url:
+        yield base_url
 
 
 def test_follows_redirects_on_the_same_host(redirecting_server):

@@ -20,6 +20,7 @@ from siisurit.connectors.http import USER_AGENT, HttpClient
 from siisurit.connectors.kimai import KimaiConnector
 from siisurit.connectors.records import TaskRecord, WorkRecord
 from siisurit.retry_policy import NO_RETRIES
+from tests.processes import loopback_http_server
 from tests.test_connector_base import client_for, issues_url
 
 STARTED = datetime(2024, 5, 2, 7, tzinfo=UTC)
@@ -142,7 +143,7 @@ def test_proxies_and_ca_bundle_of_the_environment_are_read_once_per_origin(sandb
 def echo_server():
     """A loopback server answering every GET with the request's headers as JSON, setting a cookie on /login."""
     import json
-    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+    from http.server import BaseHTTPRequestHandler
 
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
@@ -160,12 +161,8 @@ def echo_server():
         def log_message(self, *args):
             pass
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
-    server.server_close()
+    with loopback_http_server(Handler) as base_url:
+        yield base_url
 
 
 def test_a_request_carries_what_session_request_would_send(echo_server):
