@@ -33,6 +33,7 @@ _TEXTS = [
 ]
 _PATTERNS = [
     r"^(?P<task_code>#\d+)",
+    r"\A(?P<task_code>#\d+)",
     r"(?P<task_code>#\d+)",
     r"(?i)(?P<task_code>abc-\d+)",
     r"(?P<task_code>[A-Z]+-\d+)$",
