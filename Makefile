@@ -72,6 +72,7 @@ services-stop:  ## stop embedded PostgreSQL and Redis (of the local environment 
 bench: migrate  ## all benchmarks (prints tables; takes a while)
 	$(BIN)/python bench/queue_latency.py
 	$(BIN)/python bench/download.py
+	$(BIN)/python bench/download_cpu.py
 	$(BIN)/python bench/matching.py
 
 clean:  ## remove the virtual environment and caches (keeps .siisurit data)
