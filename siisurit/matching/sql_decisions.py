@@ -50,6 +50,7 @@ class _Builder:
         self.tasks: list[str] = []  # per rule: its task id
         self.rule_ids: list[str] = []
         self.ascii_fields: set[str] = set()
+        self.external_key = False  # whether the entries carry `external_key` (rules looking up their task by it)
 
     def parameter(self, value: object) -> str:
         name = f"p{len(self.params)}"
@@ -85,8 +86,8 @@ class _Builder:
             case MatchOn.EXTERNAL_TASK_ID_TO_TASK_EXTERNAL_ID | MatchOn.EXTERNAL_TASK_ID_TO_TASK_URL:
                 self.ascii_fields.add("external_task_id")  # str.strip()
                 task_field = "external_id" if row.match_on == MatchOn.EXTERNAL_TASK_ID_TO_TASK_EXTERNAL_ID else "url"
-                key = "btrim(entry.external_task_id, %(whitespace)s)"
-                found, task = self.task_join(row.tracker_id, task_field, key)
+                self.external_key = True
+                found, task = self.task_join(row.tracker_id, task_field, "entry.external_key")
                 conditions.append(found)
             case MatchOn.PATTERN_TO_TASK:
                 task = f"{self.parameter(row.target_task_id)}::uuid"
@@ -126,12 +127,17 @@ class _Builder:
         else:
             winner, task = "NULL::int", "NULL::uuid"
         self.params["rule_ids"] = self.rule_ids
+        # Stripped once for all the rules looking it up; NULL when empty, as no task's key is: the hash joins pass
+        # such entries (most of them) without hashing or probing.
+        external_key = ""
+        if self.external_key:
+            external_key = ", NULLIF(btrim(external_task_id, %(whitespace)s), '') AS external_key"
         query = f"""
             SELECT id, {task} AS task_id, (%(rule_ids)s::uuid[])[winner] AS work_match_id FROM (
                 SELECT {", ".join(["entry.id", *self.task_columns, f"{winner} AS winner"])}
                 FROM (
                     -- OFFSET 0: the entries are chosen first, then the rules decide (only on the chosen ones)
-                    SELECT id, text, breadcrumb_trail, external_task_id FROM {WorkEntry._meta.db_table} AS entry
+                    SELECT id, text, breadcrumb_trail{external_key} FROM {WorkEntry._meta.db_table} AS entry
                     WHERE entry.tracker_id = %(work_tracker_id)s {"".join(f" AND NOT {c}" for c in non_ascii)}
                     {f"AND {IS_PENDING}" if only_pending else ""}
                     OFFSET 0
