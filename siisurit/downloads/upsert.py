@@ -209,8 +209,8 @@ def _insert_select(*, table: str, columns: Sequence[tuple[str, str, str]], extra
 
 def _merge(cursor, *, table: str, stage: str, columns: Sequence[tuple[str, str, str]], after_update: str,
            extra_insert: dict[str, str], tracker_id: UUID, conflict: str, count: int,
-           only_new: bool) -> tuple[int, int, bool]:  # fmt: skip
-    """Insert the staged rows, updating existing ones only if changed; (created, updated, whether all were new).
+           only_new: bool) -> tuple[int, int]:  # fmt: skip
+    """Insert the staged rows, updating existing ones only if changed; (created, updated).
 
     The newest row per external id wins; ids are made for all `count` staged rows but used only for new ones.
     `after_update` is a data-modifying statement run in the same statement (`merged` has `id` and `is_new`).
@@ -221,7 +221,7 @@ def _merge(cursor, *, table: str, stage: str, columns: Sequence[tuple[str, str, 
         cursor.execute(
             _insert_select(table=table, columns=columns, extra_insert=extra_insert, rows=f"{stage} s"), parameters
         )
-        return cursor.rowcount, 0, True
+        return cursor.rowcount, 0
     changing = [column[0] for column in columns][1:]
     assignments = ", ".join(f"{column} = EXCLUDED.{column}" for column in changing)
     after = f", after_update AS ({after_update})" if after_update else ""
@@ -239,7 +239,7 @@ def _merge(cursor, *, table: str, stage: str, columns: Sequence[tuple[str, str, 
         parameters,
     )
     created, updated = cursor.fetchone()
-    return created, updated, False
+    return created, updated
 
 
 def tracker_tasks_upsert(
@@ -304,7 +304,7 @@ def tracker_tasks_upsert(
                 cursor, tracker_id=tracker_id, count=len(records), assignee_count=assignee_count
             )
             return UpsertCounts(created, 0, len(records) - created)
-        created, updated, _ = _merge(
+        created, updated = _merge(
             cursor,
             table=_TASK,
             stage=_TASK_STAGE,
@@ -412,7 +412,7 @@ def tracker_work_entries_upsert(
         )  # fmt: skip
         if track_seen:
             _seen_ids_add_staged(cursor, _WORK_STAGE)
-        created, updated, _ = _merge(
+        created, updated = _merge(
             cursor,
             table=_WORK,
             stage=_WORK_STAGE,
