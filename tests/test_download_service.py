@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import gc
+import itertools
+import threading
 from datetime import UTC, datetime
 from decimal import Decimal
+from types import SimpleNamespace
 
 import pytest
 from django.db import IntegrityError, transaction
@@ -247,6 +250,58 @@ def test_first_download_merges_once_an_id_comes_twice(sandbox, monkeypatch):
     summary = tracker_download(tracker_id=str(tracker.id), progress=store_repeated_once)
     assert summary["created"] == summary["items"] - 1 and summary["updated"] == 1 and summary["deleted"] == 0
     assert WorkEntry.objects.get(tracker=tracker, external_id=repeated).text != "stored before"
+
+
+def test_a_first_download_keeps_a_declared_task_whose_code_it_brings(sandbox):
+    """Into a tracker without downloaded rows, batches are inserted plainly: a declared task's code fails the
+    batch, which is merged then (the declared task stays, the downloaded one with its code is dropped)."""
+    tracker = _github(sandbox)
+    code = sandbox.task_codes("github")[0]
+    declared = make_task(tracker, code=code, is_declared=True, external_id="", title="Declared")
+    summary = tracker_download(tracker_id=str(tracker.id))
+    assert summary["created"] == summary["items"] - 1
+    assert Task.objects.get(id=declared.id).title == "Declared"
+    assert Task.objects.filter(tracker=tracker).count() == summary["items"]
+
+
+def test_prefetched_pages_offer_each_wait_once():
+    """With `idle`, the marker comes when the next page is not there yet, never twice in a row; the pages come in
+    order, all of them."""
+    idle = object()
+    released = threading.Event()
+    first, second = (SimpleNamespace(records=[name], unchanged_ids=[]) for name in ("first", "second"))
+
+    def pages():
+        yield first
+        released.wait(5)  # until the consumer was told that it would have to wait
+        yield second
+
+    seen = []
+    for item in service._prefetched(pages(), idle=idle):
+        seen.append(item)
+        if item is idle and first in seen:
+            released.set()
+    assert [item for item in seen if item is not idle] == [first, second]
+    assert released.is_set()
+    assert all(not (a is idle and b is idle) for a, b in itertools.pairwise(seen))
+
+
+def test_waiting_for_pages_stores_what_was_collected(sandbox, monkeypatch):
+    """Fetching slower than storing (latency per answer), each wait for a page stores the pages collected so far
+    instead of waiting for a full batch: little is left to store when the listing ends."""
+    monkeypatch.setattr(service, "FIRST_BATCH_SIZE", 10**6)
+    monkeypatch.setattr(service, "BATCH_SIZE", 10**6)
+    monkeypatch.setattr(service, "FLUSH_INTERVAL_SECONDS", 3600)
+    monkeypatch.setattr(service, "IDLE_BATCH_SIZE", 1)
+    monkeypatch.setattr(github, "PER_PAGE", 20)
+    batches = []
+    upsert = service.tracker_tasks_upsert
+    monkeypatch.setattr(
+        service, "tracker_tasks_upsert", lambda **kwargs: batches.append(len(kwargs["records"])) or upsert(**kwargs)
+    )
+    sandbox.set_latency(30)
+    summary = tracker_download(tracker_id=str(_github(sandbox).id))
+    assert summary["pages"] >= 3 and len(batches) >= 2 and sum(batches) == summary["items"]
 
 
 def test_the_cache_remembers_pages_once_their_batches_are_durable(sandbox, monkeypatch):

@@ -61,6 +61,9 @@ FIRST_BATCH_SIZE = 500
 FLUSH_INTERVAL_SECONDS = 2.0
 #: Items (records, unchanged ids) fetched ahead while earlier ones are stored: fetching goes on during a commit.
 PREFETCH_ITEMS = 2 * BATCH_SIZE
+#: Waiting for the next page with at least this many items collected, the writer stores them meanwhile.
+IDLE_BATCH_SIZE = FIRST_BATCH_SIZE
+_IDLE = object()
 
 
 def _valid_cache_state(cache_state: dict[str, Any], tracker: Tracker, fingerprint: str) -> bool:
@@ -92,12 +95,16 @@ def _without_resume(cache_state: dict[str, Any]) -> dict[str, Any]:
     return {key: value for key, value in cache_state.items() if key != "resume"}
 
 
-def _prefetched(pages: Iterator[RecordPage], ahead: int = PREFETCH_ITEMS) -> Iterator[RecordPage]:
+def _prefetched(
+    pages: Iterator[RecordPage], ahead: int = PREFETCH_ITEMS, *, idle: object = None
+) -> Iterator[RecordPage | object]:
     """The same pages, fetched and parsed in a thread while the caller stores the previous ones.
 
     The thread stays at most `ahead` items (records and unchanged ids) ahead, so memory stays bounded while a whole
     batch is being written; errors of the fetching thread are raised here; if the caller stops early, the thread
     stops at its next page. Connectors do not use the database, so the thread needs no connection of its own.
+    With `idle` (not None), that object comes instead of a page once whenever the next page is not there yet: the
+    caller may use the wait (store what it has) before it asks again and waits for the page.
     """
     ready: deque = deque()
     condition = threading.Condition()
@@ -131,18 +138,23 @@ def _prefetched(pages: Iterator[RecordPage], ahead: int = PREFETCH_ITEMS) -> Ite
 
     thread = threading.Thread(target=produce, name="download-prefetch", daemon=True)
     thread.start()
+    idled = False
     try:
         while True:
             with condition:
-                while not ready:
-                    condition.wait()
-                item, size = ready.popleft()
-                waiting -= size
-                condition.notify_all()
+                if not ready and idle is not None and not idled:
+                    item = idle
+                else:
+                    while not ready:
+                        condition.wait()
+                    item, size = ready.popleft()
+                    waiting -= size
+                    condition.notify_all()
             if item is done:
                 return
             if isinstance(item, BaseException):
                 raise item
+            idled = item is idle
             yield item
     finally:
         with condition:
@@ -279,8 +291,17 @@ class _BatchWriter:
             self.resume_points.append(page.resume)
         now = time.monotonic()
         if len(self.records) + len(self.unchanged_ids) >= self.batch_size or now >= self.flush_due:
-            self.flush(durable=now >= self.durable_due)
-            self.batch_size = min(2 * self.batch_size, BATCH_SIZE)
+            self._flush_batch(now)
+
+    def idle(self) -> None:
+        """The next page is not fetched yet: store what was collected if it makes a batch worth its round trips.
+        Storing keeps up with fetching instead of waiting for a full batch, so little is left when fetching ends."""
+        if len(self.records) + len(self.unchanged_ids) >= IDLE_BATCH_SIZE:
+            self._flush_batch(time.monotonic())
+
+    def _flush_batch(self, now: float) -> None:
+        self.flush(durable=now >= self.durable_due)
+        self.batch_size = min(2 * self.batch_size, BATCH_SIZE)
 
     def flush(self, *, durable: bool = True) -> None:
         """Commit the collected records; once durable, let the cache remember the pages they came from."""
@@ -375,7 +396,10 @@ def _pages_store(download: _Download, connector: Connector, progress: Progress |
 
 def _pages_write(download: _Download, connector: Connector, progress: Progress | None, writer: _BatchWriter) -> None:
     try:
-        for page in _prefetched(connector.checked_download(since=download.since)):
+        for page in _prefetched(connector.checked_download(since=download.since), idle=_IDLE):
+            if page is _IDLE:
+                writer.idle()
+                continue
             writer.add(page)
             download.pages += 1
             download.items += len(page.records) + len(page.unchanged_ids)

@@ -283,6 +283,15 @@ def tracker_tasks_upsert(
             _ASSIGNEE_STAGE_COLUMNS,
             ((record.external_id, name, user_ids[name]) for record in records for name in record.assignees if name),
         )
+        assignee_count = sum(len(record.assignees) for record in records)
+        if only_new:
+            # A code that is taken already (by a declared task, or by another task: the same issue under a new
+            # external id) fails the statement on the (tracker_id, code) key like an external id that came twice:
+            # the caller merges the batch then, which handles both below.
+            created = _tasks_insert_with_assignees(
+                cursor, tracker_id=tracker_id, count=len(records), assignee_count=assignee_count
+            )
+            return UpsertCounts(created, 0, len(records) - created)
         # A declared task keeps its code (the staged task is dropped); a downloaded task that took over another
         # one's code replaces it (found from the small stage through the (tracker_id, code) index). One statement:
         # the SELECT sees the staged rows the DELETE drops, but a declared task's code is no other task's.
@@ -298,12 +307,6 @@ def tracker_tasks_upsert(
             {"tracker_id": tracker_id},
         )
         _tasks_delete([row[0] for row in cursor.fetchall()])
-        assignee_count = sum(len(record.assignees) for record in records)
-        if only_new:
-            created = _tasks_insert_with_assignees(
-                cursor, tracker_id=tracker_id, count=len(records), assignee_count=assignee_count
-            )
-            return UpsertCounts(created, 0, len(records) - created)
         created, updated = _merge(
             cursor,
             table=_TASK,
