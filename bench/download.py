@@ -9,11 +9,12 @@ measures:
   sandbox page cache holding every page, so that the floor measures the client, not the sandbox rendering pages),
   then the first (complete) download of a fresh tracker; the median ratio has the goal ≤ 1.5 x floor (each first
   download also names the CPU its PostgreSQL backend spent per item, the cost of storing whatever the load, when
-  the server is the embedded one). The client CPU
-  per item of those first downloads (`time.process_time` of this process over items) is compared, round by round,
-  with one more first download by the client as before issue #16 (`_client_as_before`: the standard library's JSON
-  decoder, the garbage collector walking every page, `Session.request` for every request): median ratio, goal
-  ≤ 0.70 x (at least 30 % lower). Then a second download of the unchanged tracker
+  the server is the embedded one). The client CPU per item of those first downloads (`time.process_time` of this
+  process over items) is compared, round by round, with one more first download by the client as before issue #16
+  (`_client_as_before`: the standard library's JSON decoder, the garbage collector walking every page,
+  `Session.request` for every request): median ratio, printed without a verdict, as it understates the gain (code
+  that only got faster stays faster in that baseline); the goal (≤ 0.70 x, at least 30 % lower) is checked against
+  the code before the issue by bench/download_cpu.py. Then a second download of the unchanged tracker
   (incremental + conditional requests), goal ≥ 10 x faster, and a second complete download (`full=True`) for
   comparison; peak RSS of this process after each tracker.
 - fan-out with real Celery workers: the sandbox runs as `python -m sandbox --latency-ms N` in its own
@@ -231,13 +232,17 @@ def _baseline_cpu_per_item(organization, kind: str, credentials: dict, round_num
         return _milliseconds_per_item(time.process_time() - started, before["items"]), before
 
 
-def _cpu_per_item_goal(table: Table, kind: str, milliseconds: list[float], before_milliseconds: list[float]) -> None:
-    """The client CPU per item of the first downloads against the client as before, round by round (same load)."""
+def _cpu_per_item_in_run(table: Table, kind: str, milliseconds: list[float], before_milliseconds: list[float]) -> None:
+    """The client CPU per item of the first downloads against the client as before, round by round (same load).
+
+    No verdict: the baseline undoes only what can be switched off, so the ratio understates the gain; the goal
+    (≤ 0.70) is checked against the code of the issue's day by bench/download_cpu.py.
+    """
     ratio = statistics.median(now / before for now, before in zip(milliseconds, before_milliseconds, strict=True))
     table.add(
         f"client CPU per item, median of {len(milliseconds)}", kind, 0, "", "",
         f"{statistics.median(milliseconds):.3f} ms, before {statistics.median(before_milliseconds):.3f} ms; "
-        "x before " + _verdict(ratio, "≤ 0.70", ratio <= 0.7),
+        f"x before {ratio:.2f} (in-run, understates the gain; goal ≤ 0.70: bench/download_cpu.py)",
     )  # fmt: skip
 
 
@@ -320,7 +325,7 @@ def _big_trackers(arguments, organization, table: Table) -> None:
             table.add(
                 f"first / floor, median of {len(ratios)}", kind, 0, "", "", _verdict(ratio, "≤ 1.5", ratio <= 1.5)
             )
-            _cpu_per_item_goal(table, kind, cpu_per_item, cpu_per_item_before)
+            _cpu_per_item_in_run(table, kind, cpu_per_item, cpu_per_item_before)
             rss = _peak_rss_mb()
             second = _download(tracker)
             speedup = first["duration"] / max(second["duration"], 1e-6)

@@ -71,3 +71,30 @@ def test_a_tracker_cannot_be_deleted_while_a_transaction_adds_rows_to_it():
             other.execute("SET lock_timeout = '200ms'")
             with pytest.raises(psycopg.errors.LockNotAvailable):
                 other.execute("DELETE FROM siisurit_tracker WHERE id = %s", [tracker.id])
+
+
+@pytest.mark.django_db
+def test_key_checks_look_rows_up_by_index_even_in_small_tables():
+    """A plan made while a table is small (a sequential scan is cheapest there) would be kept by the session while
+    the table grows, and read it whole for every key (migration key_triggers_by_index)."""
+    tracker = make_tracker()
+    user = make_user("indexed-keys")
+    referenced = ("siisurit_tracker", "siisurit_task", "siisurit_user")
+    make_task(tracker, code="#first")
+    with connection.cursor() as cursor:
+        cursor.execute(f"ANALYZE {', '.join(referenced)}")  # statistics of tiny tables: a scan of one page is cheapest
+    before = _sequential_scans(referenced)
+    for number in range(8):  # more than the 5 executions after which PL/pgSQL may keep a generic plan
+        task = make_task(tracker, code=f"#{number}")
+        TaskAssignee.objects.create(task=task, external_username=f"a{number}", user=user)
+        make_work_entry(tracker, external_id=f"w{number}", user=user)
+    assert _sequential_scans(referenced) == before
+
+
+def _sequential_scans(tables: tuple[str, ...]) -> dict[str, int]:
+    """Sequential scans of the tables by this transaction so far."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT relname, seq_scan FROM pg_stat_xact_user_tables WHERE relname = ANY (%s)", [list(tables)]
+        )
+        return dict(cursor.fetchall())

@@ -324,6 +324,23 @@ def test_the_cache_remembers_pages_once_their_batches_are_durable(sandbox, monke
     assert again["not_modified"] == again["requests"] and again["unchanged"] == first["items"]
 
 
+@pytest.mark.parametrize("only_new", [True, False])
+def test_assignee_names_are_cut_to_their_column_and_stored_once_per_task(only_new):
+    tracker = make_tracker()
+    resolver = user_resolver_for_tracker(tracker=tracker)
+    long_name = "x" * 250
+    records = [
+        _task_record(1, assignees=["a", "", "a", long_name, long_name + "y"]),
+        _task_record(2, assignees=[]),
+        _task_record(3, assignees=["b"]),
+    ]
+    with transaction.atomic():
+        counts = tracker_tasks_upsert(tracker_id=tracker.id, records=records, resolver=resolver, only_new=only_new)
+    assert counts.created == 3
+    stored = TaskAssignee.objects.filter(task__tracker=tracker).values_list("task__code", "external_username")
+    assert sorted(stored) == [("#1", "a"), ("#1", "x" * 200), ("#3", "b")]
+
+
 def test_the_collector_is_paused_while_pages_are_stored_and_back_after(sandbox):
     assert gc.isenabled()
     tracker = _github(sandbox)

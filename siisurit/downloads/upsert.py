@@ -5,17 +5,19 @@ one `INSERT … ON CONFLICT (tracker_id, external_id) DO UPDATE … WHERE … IS
 are not written at all. Into a tracker that had no downloaded rows when its download began (`only_new`), a batch is
 a plain `INSERT … SELECT` instead (no conflict to look for: about a quarter cheaper per row); should an external id
 come twice after all (a listing shifted while it was paged), the statement fails and the caller merges the batch.
-Per row, Python only builds a tuple (users are resolved once per distinct name): truncation and primary keys
-(UUIDv7 with the host bits of `siisurit.ids`, made in SQL) happen in PostgreSQL. External ids seen during a complete
+Per row, Python only builds a tuple (users are resolved once per distinct name; assignee names are cut to their
+column where they are made unique per task): other truncation and primary keys (UUIDv7 with the host bits of
+`siisurit.ids`, made in SQL) happen in PostgreSQL. External ids seen during a complete
 download go to the temporary table `sii_seen_ids` (not a Python set), which the final deletion anti-joins against.
 Call the functions inside a transaction (one per batch) on one database connection.
 """
 
 from __future__ import annotations
 
+import secrets
 import threading
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from uuid import UUID
 
@@ -70,7 +72,13 @@ _WORK_STAGE_COLUMNS = (
     ("external_task_id", "text", "left(s.external_task_id, 1000)"),
     ("updated_at", "timestamptz", "s.updated_at"),
 )
-_ASSIGNEE_STAGE_COLUMNS = (("external_id", "text"), ("external_username", "text"), ("user_id", "uuid"))
+#: The staged tasks also carry their number in the batch (the source of their ids when inserted plainly), and
+#: assignees the number of their task, so that a plain insert needs no join to give assignees their task's id.
+_TASK_STAGE_DEFINITION = (*_TASK_STAGE_COLUMNS, ("number", "int4"))
+_ASSIGNEE_STAGE_COLUMNS = (
+    ("external_id", "text"), ("task_number", "int4"), ("external_username", "text"), ("user_id", "uuid")
+)  # fmt: skip
+_USERNAME_LENGTH = TaskAssignee._meta.get_field("external_username").max_length
 
 
 @dataclass
@@ -102,26 +110,23 @@ def _id_milliseconds(count: int) -> int:
 
 
 def _new_id_sql(number: str) -> str:
-    """SQL of a UUIDv7 like `siisurit.ids.uuid7` for the 0-based row `number`; parameters from `_id_params`.
+    """SQL of a UUIDv7 like `siisurit.ids.uuid7` for the 0-based number `number`; parameters from `_id_params`.
 
     48 bits milliseconds (`id_ms` + number / 4096), version 7, 12 bits counter (number % 4096), then the 64 bits
-    variant 0b10, host (15 bits), random (47 bits): the first 16 of them are fixed (`id_fixed`, 4 hex digits), the
-    host's last bit (`id_host_bit`) and the random bits make the last 12 hex digits.
+    variant 0b10, host (15 bits) and random (47 bits), drawn once per statement (`id_tail`, 16 hex digits): the
+    milliseconds reserved for the statement and the counter tell its ids apart, and the same number gives the same
+    id wherever the statement uses it (an assignee names its task by the task's number in the batch).
     """
     return (
         f"(lpad(to_hex(%(id_ms)s::bigint + {number} / 4096), 12, '0') || '7' || lpad(to_hex({number} %% 4096), 3, '0')"
-        f" || %(id_fixed)s || lpad(to_hex(%(id_host_bit)s::bigint | floor(random() * {1 << _RANDOM_BITS})::bigint), "
-        "12, '0'))::uuid"
+        " || %(id_tail)s)::uuid"
     )
 
 
 def _id_params(count: int) -> dict[str, int | str]:
-    variant_and_host = (0b10 << 62) | (settings.SII_UUID_HOST << _RANDOM_BITS)
-    return {
-        "id_ms": _id_milliseconds(count),
-        "id_fixed": f"{variant_and_host >> 48:04x}",
-        "id_host_bit": variant_and_host & (1 << 47),
-    }
+    """Parameters of `_new_id_sql` for `count` ids."""
+    tail = (0b10 << 62) | (settings.SII_UUID_HOST << _RANDOM_BITS) | secrets.randbits(_RANDOM_BITS)
+    return {"id_ms": _id_milliseconds(count), "id_tail": f"{tail:016x}"}
 
 
 # --- staging ----------------------------------------------------------------------------------------------------
@@ -146,13 +151,16 @@ def _stages_create(cursor, *stages: tuple[str, Iterable[tuple[str, ...]]], durab
     cursor.execute("; ".join(statements))  # no parameters: one simple query with several statements
 
 
-def _copy_rows(cursor, table: str, columns: Sequence[tuple[str, ...]], rows: Iterable[Sequence]) -> None:
-    """Binary COPY: typed values go out as they are, no text formatting of dates and numbers in Python."""
+def _copy_rows(cursor, table: str, columns: Sequence[tuple[str, ...]], rows: Iterable[Sequence]) -> int:
+    """Binary COPY: typed values go out as they are, no text formatting of dates and numbers in Python; the number of
+    rows."""
+    count = 0
     with cursor.copy(f"COPY {table} ({', '.join(column[0] for column in columns)}) FROM STDIN (FORMAT BINARY)") as copy:
         copy.set_types([column[1] for column in columns])
         write_row = copy.write_row
-        for row in rows:
+        for count, row in enumerate(rows, start=1):  # noqa: B007 (returned: the number of rows)
             write_row(row)
+    return count
 
 
 def _changed(table: str, columns: Sequence[str]) -> str:
@@ -194,12 +202,13 @@ def seen_ids_end(*, used: bool) -> None:
 
 
 def _insert_select(*, table: str, columns: Sequence[tuple[str, str, str]], extra_insert: dict[str, str],
-                   rows: str) -> str:  # fmt: skip
-    """`INSERT INTO table … SELECT …` of the stage rows `rows` (SQL of a relation `s`), with new ids (`_id_params`)."""
+                   rows: str, number: str = "(row_number() OVER () - 1)") -> str:  # fmt: skip
+    """`INSERT INTO table … SELECT …` of the stage rows `rows` (SQL of a relation `s`), with new ids (`_id_params`)
+    made from `number` (SQL: each row's own, from 0)."""
     names = [column[0] for column in columns]
     insert_columns = ["id", "tracker_id", *names, *extra_insert]
     select_values = [
-        _new_id_sql("(row_number() OVER () - 1)"),
+        _new_id_sql(number),
         "%(tracker_id)s",
         *(column[2] for column in columns),
         *extra_insert.values(),
@@ -263,27 +272,21 @@ def tracker_tasks_upsert(
         names = {name for record in records for name in record.assignees if name}
         user_ids = {name: resolver.resolve(name) for name in names}  # once per distinct name
         _stages_create(
-            cursor, (_TASK_STAGE, _TASK_STAGE_COLUMNS), (_ASSIGNEE_STAGE, _ASSIGNEE_STAGE_COLUMNS), durable=durable
+            cursor, (_TASK_STAGE, _TASK_STAGE_DEFINITION), (_ASSIGNEE_STAGE, _ASSIGNEE_STAGE_COLUMNS), durable=durable
         )
         _copy_rows(
             cursor,
             _TASK_STAGE,
-            _TASK_STAGE_COLUMNS,
+            _TASK_STAGE_DEFINITION,
             (
                 (r.external_id, r.code, r.title, r.state, r.is_closed, r.estimate_hours, r.url, r.created_at,
-                 r.updated_at, r.closed_at)
-                for r in records
+                 r.updated_at, r.closed_at, number)
+                for number, r in enumerate(records)
             ),
         )  # fmt: skip
         if track_seen:
             _seen_ids_add_staged(cursor, _TASK_STAGE)
-        _copy_rows(
-            cursor,
-            _ASSIGNEE_STAGE,
-            _ASSIGNEE_STAGE_COLUMNS,
-            ((record.external_id, name, user_ids[name]) for record in records for name in record.assignees if name),
-        )
-        assignee_count = sum(len(record.assignees) for record in records)
+        assignee_count = _copy_rows(cursor, _ASSIGNEE_STAGE, _ASSIGNEE_STAGE_COLUMNS, _assignee_rows(records, user_ids))
         if only_new:
             # A code that is taken already (by a declared task, or by another task: the same issue under a new
             # external id) fails the statement on the (tracker_id, code) key like an external id that came twice:
@@ -323,37 +326,43 @@ def tracker_tasks_upsert(
     return UpsertCounts(created, updated, len(records) - created - updated)
 
 
-def _assignees_insert(tasks: str, *, first_number: int = 0) -> str:
-    """`INSERT` of the staged assignees of the tasks `tasks` (SQL joining a relation `t` with `id` and `external_id`
-    to the stage `n`); ids numbered from `first_number` on (`_id_params`)."""
-    return f"""
-        INSERT INTO {_ASSIGNEE} (id, task_id, external_username, user_id)
-        SELECT {_new_id_sql(f"(row_number() OVER () + {first_number:d} - 1)")}, n.task_id, n.external_username,
-            n.user_id
-        FROM (
-            SELECT DISTINCT ON (t.id, left(n.external_username, 200))
-                t.id AS task_id, left(n.external_username, 200) AS external_username, n.user_id
-            FROM {_ASSIGNEE_STAGE} n {tasks}
-        ) n
-        """
+def _assignee_rows(records: Sequence[TaskRecord], user_ids: dict[str, UUID | None]) -> Iterator[tuple]:
+    """Stage rows of the records' assignees: (task's external id, task's number in the batch, name, user); names cut
+    to the column's length, each once per task (the first one's user wins)."""
+    for number, record in enumerate(records):
+        if record.assignees:
+            names: dict[str, UUID | None] = {}
+            for name in record.assignees:
+                if name:
+                    names.setdefault(name[:_USERNAME_LENGTH], user_ids[name])
+            for name, user_id in names.items():
+                yield record.external_id, number, name, user_id
 
 
 def _tasks_insert_with_assignees(cursor, *, tracker_id: UUID, count: int, assignee_count: int) -> int:
     """Insert the staged tasks plainly (the tracker started empty) and their staged assignees, in one statement (one
-    round trip, the assignees joined to the inserted rows); the number of tasks inserted. A task that exists already
-    fails the statement (IntegrityError)."""
+    round trip; an assignee's task id is made from the task's number, as the task's own, without a join); the number
+    of tasks inserted. A task that exists already fails the statement (IntegrityError)."""
     tasks = _insert_select(
-        table=_TASK, columns=_TASK_STAGE_COLUMNS, extra_insert={"is_declared": "false"}, rows=f"{_TASK_STAGE} s"
+        table=_TASK,
+        columns=_TASK_STAGE_COLUMNS,
+        extra_insert={"is_declared": "false"},
+        rows=f"{_TASK_STAGE} s",
+        number="s.number",
     )
-    assignees = _assignees_insert("JOIN inserted t ON t.external_id = n.external_id", first_number=count)
     cursor.execute(
         f"""
-        WITH inserted AS ({tasks} RETURNING id, external_id), assigned AS ({assignees})
-        SELECT count(*) FROM inserted
+        WITH assigned AS (
+            INSERT INTO {_ASSIGNEE} (id, task_id, external_username, user_id)
+            SELECT {_new_id_sql(f"(row_number() OVER () + {count:d} - 1)")}, {_new_id_sql("n.task_number")},
+                n.external_username, n.user_id
+            FROM {_ASSIGNEE_STAGE} n
+        )
+        {tasks}
         """,
         {"tracker_id": tracker_id, **_id_params(count + assignee_count)},  # tasks numbered first, then assignees
     )
-    return cursor.fetchone()[0]
+    return cursor.rowcount
 
 
 def _assignees_replace(cursor, *, tracker_id: UUID, assignee_count: int) -> None:
@@ -364,14 +373,24 @@ def _assignees_replace(cursor, *, tracker_id: UUID, assignee_count: int) -> None
         WHERE a.task_id = t.id AND t.tracker_id = %(tracker_id)s AND t.external_id = s.external_id
           AND NOT EXISTS (
             SELECT 1 FROM {_ASSIGNEE_STAGE} n
-            WHERE n.external_id = t.external_id AND left(n.external_username, 200) = a.external_username
+            WHERE n.external_id = t.external_id AND n.external_username = a.external_username
           )
         """,
         {"tracker_id": tracker_id},
     )
-    tasks = f"JOIN {_TASK} t ON t.tracker_id = %(tracker_id)s AND t.external_id = n.external_id"
+    # An external id staged twice (merged: the newest record wins) stages its assignees twice: each once here.
     cursor.execute(
-        _assignees_insert(tasks) + _ASSIGNEE_USER_UPDATE, {"tracker_id": tracker_id, **_id_params(assignee_count)}
+        f"""
+        INSERT INTO {_ASSIGNEE} (id, task_id, external_username, user_id)
+        SELECT {_new_id_sql("(row_number() OVER () - 1)")}, n.task_id, n.external_username, n.user_id
+        FROM (
+            SELECT DISTINCT ON (t.id, n.external_username) t.id AS task_id, n.external_username, n.user_id
+            FROM {_ASSIGNEE_STAGE} n
+            JOIN {_TASK} t ON t.tracker_id = %(tracker_id)s AND t.external_id = n.external_id
+        ) n
+        {_ASSIGNEE_USER_UPDATE}
+        """,
+        {"tracker_id": tracker_id, **_id_params(assignee_count)},
     )
 
 
