@@ -18,8 +18,8 @@ measures:
   (incremental + conditional requests), goal ≥ 10 x faster, and a second complete download (`full=True`) for
   comparison; peak RSS of this process after each tracker.
 - fan-out with real Celery workers: the sandbox runs as `python -m sandbox --latency-ms N` in its own
-  process; `celery -A workers worker -Q download -c C` processes (prefork) take --fanout-trackers
-  `download_tracker` jobs (half GitHub, half Kimai) sent to the download queue, timed until all results are in:
+  process; `celery -A workers worker -Q <queue> -c C` processes (prefork) take --fanout-trackers
+  `download_tracker` jobs (half GitHub, half Kimai) sent to that queue, timed until all results are in:
   first download, update of unchanged trackers (incremental), and a complete re-check (`full=True`, GitHub pages
   answer 304). 1 slot versus --slots slots (goal speedup ≥ 6.4), and two worker processes versus one
   (--process-slots slots each; goal speedup ≥ 1.7). CPU columns: seconds of CPU used by the worker processes and by
@@ -29,8 +29,9 @@ measures:
   The last line gives the load average before and after: other work on the machine takes CPU from the scenarios.
 
 Servers: the project's configuration, as for every command (the embedded servers in `local`, the configured ones
-otherwise; the workers consume the `download` queue of that Redis), with the database named by --database; the first
-line of output names them.
+otherwise), with the database named by --database; the first line of output names them. The fan-out's workers
+consume a queue of this run only (`bench-download-<random>`, deleted at the end), never the project's `download`
+queue; the wipe at the start clears the download caches of the trackers in the benchmark's database only.
 
     python bench/download.py                                            # 20,000 tasks, 200,000 entries
     python bench/download.py --tasks 2000 --entries 20000 --rounds 1    # quick
@@ -70,6 +71,9 @@ with SandboxTrackers(**options) as sandbox:
 _CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 #: Fan-out speedups (issue #16): 8 slots over 1 (configuration 1 over 0), two processes over one (3 over 2).
 FAN_OUT_GOALS = {1: 6.4, 3: 1.7}
+#: The fan-out's jobs go to a queue of this run only: on configured servers the project's workers must not take
+#: them, nor the benchmark's workers the project's jobs.
+FAN_OUT_QUEUE = f"bench-download-{uuid.uuid4().hex[:8]}"
 PAGE_CACHE_MEGABYTES = 1024
 
 
@@ -148,15 +152,18 @@ def _tracker(project, name: str, kind: str, credentials: dict):
 
 
 def _wipe() -> None:
+    """Empty the benchmark's database, and the download caches of its trackers (only theirs: the Redis may be the
+    project's)."""
     from django.db import connection
 
-    from siisurit.downloads.cache import download_cache_client
+    from siisurit.downloads.cache import DownloadCache, download_cache_client
+    from siisurit.models import Tracker
 
+    client = download_cache_client()
+    for tracker_id in Tracker.objects.values_list("id", flat=True):
+        DownloadCache(client, str(tracker_id)).clear()
     with connection.cursor() as cursor:
         cursor.execute("TRUNCATE siisurit_organization CASCADE")
-    client = download_cache_client()
-    for key in client.scan_iter(match="siisurit:download:*", count=1000):
-        client.delete(key)
 
 
 def _floor(tracker) -> tuple[float, int, int]:
@@ -449,7 +456,7 @@ def _group_peak_rss_mb(group_ids: list[int]) -> float:
 
 
 class Workers:
-    """`celery -A workers worker -Q download -c C` processes (prefork), each in its own process group."""
+    """`celery -A workers worker -Q FAN_OUT_QUEUE -c C` processes (prefork), each in its own process group."""
 
     def __init__(self, concurrencies: list[int]) -> None:
         from workers.app import app
@@ -458,7 +465,7 @@ class Workers:
         self.names = [f"bench-{uuid.uuid4().hex[:6]}@{os.uname().nodename}" for _ in concurrencies]
         self.processes = []
         for name, concurrency in zip(self.names, concurrencies, strict=True):
-            command = [sys.executable, "-m", "celery", "-A", "workers", "worker", "-Q", "download", "-c",
+            command = [sys.executable, "-m", "celery", "-A", "workers", "worker", "-Q", FAN_OUT_QUEUE, "-c",
                        str(concurrency), "--pool", "prefork", "-n", name, "--without-mingle", "--without-gossip",
                        "--loglevel", "WARNING"]  # fmt: skip
             self.processes.append(
@@ -490,14 +497,29 @@ class Workers:
 
 
 def _jobs_run(app, trackers: list, **options) -> list[dict]:
-    """Send one `download_tracker` job per tracker to the download queue; their summaries once all are done."""
+    """Send one `download_tracker` job per tracker to the fan-out's queue; their summaries once all are done."""
     results = [
         app.send_task(
-            "tasks.download.download_tracker", kwargs={"tracker_id": str(tracker.id), **options}, queue="download"
+            "tasks.download.download_tracker", kwargs={"tracker_id": str(tracker.id), **options}, queue=FAN_OUT_QUEUE
         )
         for tracker in trackers
     ]
     return [result.get(timeout=3600) for result in results]
+
+
+def _fan_out_queue_delete() -> None:
+    """Remove the fan-out's queue (and its binding) from the broker."""
+    from kombu import Exchange, Queue
+
+    from workers.app import app
+
+    # As Celery declares a queue it was not configured with; deleting it through a declared Queue also removes the
+    # exchange's binding, which the channel only knows of once declared.
+    queue = Queue(FAN_OUT_QUEUE, Exchange(FAN_OUT_QUEUE), routing_key=FAN_OUT_QUEUE)
+    with app.connection_for_write() as connection:
+        bound = queue(connection.default_channel)
+        bound.declare()
+        bound.delete()
 
 
 def _fan_out(arguments, organization, table: Table) -> None:
@@ -573,6 +595,7 @@ def _fan_out(arguments, organization, table: Table) -> None:
                 workers.close()
     finally:
         sandbox.close()
+        _fan_out_queue_delete()
 
 
 def main() -> None:
