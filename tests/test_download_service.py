@@ -286,6 +286,17 @@ def test_prefetched_pages_offer_each_wait_once():
     assert all(not (a is idle and b is idle) for a, b in itertools.pairwise(seen))
 
 
+def _record_calls(monkeypatch, owner, name: str, record) -> None:
+    """`owner.name` passes the arguments of each call to `record`, then does what it did."""
+    original = getattr(owner, name)
+
+    def recorded(*args, **kwargs):
+        record(*args, **kwargs)
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(owner, name, recorded)
+
+
 def test_waiting_for_pages_stores_what_was_collected(sandbox, monkeypatch):
     """Fetching slower than storing (latency per answer), each wait for a page stores the pages collected so far
     instead of waiting for a full batch: little is left to store when the listing ends."""
@@ -295,10 +306,7 @@ def test_waiting_for_pages_stores_what_was_collected(sandbox, monkeypatch):
     monkeypatch.setattr(service, "IDLE_BATCH_SIZE", 1)
     monkeypatch.setattr(github, "PER_PAGE", 20)
     batches = []
-    upsert = service.tracker_tasks_upsert
-    monkeypatch.setattr(
-        service, "tracker_tasks_upsert", lambda **kwargs: batches.append(len(kwargs["records"])) or upsert(**kwargs)
-    )
+    _record_calls(monkeypatch, service, "tracker_tasks_upsert", lambda **kwargs: batches.append(len(kwargs["records"])))
     sandbox.set_latency(30)
     summary = tracker_download(tracker_id=str(_github(sandbox).id))
     assert summary["pages"] >= 3 and len(batches) >= 2 and sum(batches) == summary["items"]
@@ -311,12 +319,7 @@ def test_the_cache_remembers_pages_once_their_batches_are_durable(sandbox, monke
     monkeypatch.setattr(service, "BATCH_SIZE", 1)
     monkeypatch.setattr(github, "PER_PAGE", 20)
     stored = []
-    store_pages = DownloadCache.store_pages
-    monkeypatch.setattr(
-        DownloadCache,
-        "store_pages",
-        lambda cache, entries, **kwargs: stored.append(len(entries)) or store_pages(cache, entries, **kwargs),
-    )
+    _record_calls(monkeypatch, DownloadCache, "store_pages", lambda cache, entries, **_: stored.append(len(entries)))
     tracker = _github(sandbox)
     first = tracker_download(tracker_id=str(tracker.id))
     assert first["pages"] > 1 and stored == [first["pages"]]
