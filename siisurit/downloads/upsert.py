@@ -330,9 +330,13 @@ def _assignee_rows(records: Sequence[TaskRecord], user_ids: dict[str, UUID | Non
     """Stage rows of the records' assignees: (task's external id, task's number in the batch, name, user); names cut
     to the column's length, each once per task (the first one's user wins)."""
     for number, record in enumerate(records):
-        if record.assignees:
+        assignees = record.assignees
+        if len(assignees) == 1:  # most tasks with assignees: nothing to make unique
+            if name := assignees[0]:
+                yield record.external_id, number, name[:_USERNAME_LENGTH], user_ids[name]
+        elif assignees:
             names: dict[str, UUID | None] = {}
-            for name in record.assignees:
+            for name in assignees:
                 if name:
                     names.setdefault(name[:_USERNAME_LENGTH], user_ids[name])
             for name, user_id in names.items():
