@@ -3,8 +3,13 @@
 from __future__ import annotations
 
 import logging
+import uuid
 
+import pytest
+
+from siisurit.jobs import JOBS, Job, job_execute
 from siisurit.logging_context import JobContextFilter, job_log_context, job_log_context_begin, job_log_context_end
+from tests.factories import make_organization, make_project, make_tracker
 from workers.signals import enter_job_log_context, leave_job_log_context
 
 
@@ -34,3 +39,24 @@ def test_ending_a_context_that_began_elsewhere_is_harmless():
     job_log_context_end()
     job_log_context_end()
     assert _tagged("after") == ("-", "-")
+
+
+def _project_of_lines(**kwargs: str) -> dict:
+    """What the log lines of a job with these arguments carry as project."""
+    return {"project": _tagged("in the job")[1]}
+
+
+@pytest.mark.django_db
+def test_the_lines_of_a_job_about_a_tracker_or_project_name_its_organization_and_project(monkeypatch):
+    job = Job("test_project_of_lines", _project_of_lines, "maintenance", "tests.worker", "project of lines")
+    monkeypatch.setitem(JOBS, job.name, job)
+    project = make_project(make_organization("acme"), "web")
+    tracker = make_tracker(project)
+
+    def project_of(**kwargs: str) -> str:
+        return job_execute("test_project_of_lines", kwargs, job_id="job-3")["project"]
+
+    assert project_of(tracker_id=str(tracker.id)) == "acme/web"
+    assert project_of(project_id=str(project.id)) == "acme/web"
+    assert project_of(tracker_id=str(uuid.uuid4())) == "-"  # gone meanwhile: the job itself says so
+    assert project_of(organization_code="acme") == "-"

@@ -147,11 +147,9 @@ def job_execute(name: str, kwargs: dict[str, Any], *, job_id: str, progress: Pro
 
 def job_project_label(kwargs: dict[str, Any]) -> str | None:
     """`org/project` for log lines of a job on a project or tracker; None if the job is not about one."""
-    from siisurit.jobs.subject import job_subject_row
+    from siisurit.jobs.subject import job_project_code
 
-    row = job_subject_row(kwargs)
-    project = getattr(row, "project", row)
-    return str(project) if project else None
+    return job_project_code(kwargs)
 
 
 # --- Runners: how a command starts a job and waits for it ------------------------------------------------------
