@@ -10,7 +10,8 @@ from decimal import Decimal
 from types import SimpleNamespace
 
 import pytest
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
+from django.test.utils import CaptureQueriesContext
 
 from sandbox import SandboxTrackers
 from siisurit.connectors import github
@@ -385,6 +386,23 @@ def test_deleting_a_task_keeps_the_rules_that_target_it_without_a_target(sandbox
     tracker_download(tracker_id=str(tracker.id), full=True)
     rule.refresh_from_db()
     assert rule.target_task is None  # still configured; `update_organization` names the missing task
+
+
+_EMPTY_CHECK = "SELECT NOT EXISTS (SELECT FROM siisurit_task"
+
+
+def test_an_incremental_download_neither_collects_the_ids_seen_nor_asks_whether_the_tracker_is_empty(sandbox):
+    tracker = _github(sandbox)
+    tracker_download(tracker_id=str(tracker.id))
+    with CaptureQueriesContext(connection) as queries:
+        summary = tracker_download(tracker_id=str(tracker.id))
+    assert summary["full"] is False and summary["deleted"] == 0
+    statements = "\n".join(query["sql"] for query in queries.captured_queries)
+    assert "sii_seen_ids" not in statements and _EMPTY_CHECK not in statements
+    with CaptureQueriesContext(connection) as queries:
+        summary = tracker_download(tracker_id=str(tracker.id), full=True)  # a complete one still does both
+    statements = "\n".join(query["sql"] for query in queries.captured_queries)
+    assert summary["full"] is True and "sii_seen_ids" in statements and _EMPTY_CHECK in statements
 
 
 def test_cleared_cache_forces_fresh_complete_download(sandbox):

@@ -208,7 +208,13 @@ class _Download:
 
     def deletes_unseen(self, connector: Connector) -> bool:
         """Whether rows not seen are deleted at the end, so the ids seen are collected: complete, rows before."""
-        return self.complete(connector) and not self.started_empty
+        return self.may_delete_unseen and self.complete(connector)
+
+    @property
+    def may_delete_unseen(self) -> bool:
+        """Whether this download can turn out complete (it lists everything from the start: connectors set `is_full`
+        for `since=None`) into rows there before; only then are the ids seen tracked at all (two statements)."""
+        return self.since is None and not self.resumed and not self.started_empty
 
 
 def _tracker_download(*, tracker_id: str, full: bool, progress: Progress | None) -> dict:
@@ -220,7 +226,9 @@ def _tracker_download(*, tracker_id: str, full: bool, progress: Progress | None)
             _log.info(
                 "%s: resuming after the committed pages of %d listing(s)", download.tracker.name, len(download.markers)
             )
-        seen_ids_begin()
+        tracks_seen = download.may_delete_unseen
+        if tracks_seen:
+            seen_ids_begin()
         try:
             _pages_store(download, connector, progress)
             if download.deletes_unseen(connector):
@@ -229,7 +237,8 @@ def _tracker_download(*, tracker_id: str, full: bool, progress: Progress | None)
                         tracker_id=download.tracker.id, holds=download.connector_type.holds
                     )
         finally:
-            seen_ids_end(used=download.deletes_unseen(connector))
+            if tracks_seen:
+                seen_ids_end(used=download.deletes_unseen(connector))
         return _download_finish(download, connector)
 
 
@@ -256,7 +265,10 @@ def _download_prepare(*, tracker_id: str, full: bool) -> _Download:
     resume = cache_state.get("resume") if connector_type.resumable and not full else None
     if resume and resume.get("since") == since:
         download.resumed, download.markers, download.resume_cursor = True, dict(resume["markers"]), resume["cursor"]
-    download.started_empty = download.insert_only = tracker_is_empty(tracker_id=tracker.id, holds=connector_type.holds)
+    if since is None:  # only a download listing everything gains from an empty start; others merge (a statement less)
+        download.started_empty = download.insert_only = tracker_is_empty(
+            tracker_id=tracker.id, holds=connector_type.holds
+        )
     return download
 
 
