@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import io
 import json
+import time
 import uuid
+from types import SimpleNamespace
 
 import pytest
 from celery.result import AsyncResult
@@ -30,6 +32,7 @@ from tests.worker import (
     release,
     wait_until_started,
 )
+from workers import task_base
 from workers.app import app
 from workers.dispatch import CeleryJobRunner
 from workers.job_tasks import job_celery_task
@@ -253,3 +256,26 @@ def test_a_tracker_download_shows_a_total_only_when_it_is_the_whole_downloads(ki
         assert all(total == summary["items"] for _, total, _ in calls)
     else:  # GitLab's issues then merge requests, Clockodo's yearly windows: no total is the download's
         assert all(total is None for _, total, _ in calls)
+
+
+def test_a_job_tells_progress_only_after_its_first_interval_then_at_most_once_an_interval_and_every_last_step(
+    monkeypatch,
+):
+    now = 1000.0
+    monkeypatch.setattr(task_base, "time", SimpleNamespace(monotonic=lambda: now, time=time.time))
+    stored, events = [], []
+    monkeypatch.setattr(counting, "update_state", lambda **kwargs: stored.append(kwargs["meta"]["what"]))
+    monkeypatch.setattr(counting, "send_progress_event", lambda task_id, hostname, text: events.append(text))
+    counting.push_request(id="job-1", is_eager=False, hostname="worker@host", retries=0)
+    try:
+        publish = counting.progress_publisher()
+        publish(1, 2, "page 1")
+        publish(2, 2, "page 2")  # a job done this soon tells its end by its result
+        assert stored == events == []
+        now += task_base.PROGRESS_INTERVAL_SECONDS
+        publish(1, 3, "page 1")
+        publish(2, 3, "page 2")  # within the interval after the step before
+        publish(3, 3, "page 3")  # a last step, once the first interval is over, always
+        assert stored == ["page 1", "page 3"] and events == ["1/3 page 1", "3/3 page 3"]
+    finally:
+        counting.pop_request()

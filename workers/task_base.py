@@ -24,9 +24,10 @@ logger = logging.getLogger(__name__)
 PROGRESS_STATE = "PROGRESS"
 #: A custom task event: Flower shows its `result` (the progress text) and its state (PROGRESS) on the task's row.
 PROGRESS_EVENT = "task-progress"
-# Progress goes to Redis at most this often, the first time one interval after the job started (the last step
-# always), so a fast loop does not flood the backend and a short job (most downloads of a fan-out) tells only its end:
-# each step is a state write, a Flower event and a message to every waiting command.
+# Progress goes to Redis at most this often (a last step, current == total, always), the first time one interval
+# after the job started, so a fast loop does not flood the backend and a short job (most downloads of a fan-out)
+# tells nothing but its end, which its result tells: each step is a state write, a Flower event and a message to
+# every waiting command.
 PROGRESS_INTERVAL_SECONDS = 1.0
 
 
@@ -112,7 +113,10 @@ class JobTask(Task):
         Like a lost event, a progress step that cannot be stored only costs the display a step: it never fails the
         job (a job running through a Redis restart goes on: docs/reliability.md)."""
         lock = threading.Lock()
-        last_sent = time.monotonic()  # the job's STARTED state says it runs; steps follow one interval later
+        # The job's STARTED state says it runs; steps follow one interval later, even a last one: a job done by then
+        # tells its end by its result.
+        last_sent = time.monotonic()
+        first_due = last_sent + PROGRESS_INTERVAL_SECONDS
         retries = self.request.retries
         # Services call progress from their own threads too, where `self.request` (thread-local) has no id.
         task_id = self.request.id
@@ -122,7 +126,7 @@ class JobTask(Task):
             nonlocal last_sent
             now = time.monotonic()
             with lock:
-                if now - last_sent < PROGRESS_INTERVAL_SECONDS and current != total:
+                if now < first_due or (now - last_sent < PROGRESS_INTERVAL_SECONDS and current != total):
                     return
                 last_sent = now
                 meta = {"current": current, "total": total, "what": what, "retries": retries}
