@@ -177,6 +177,40 @@ def test_a_request_carries_what_session_request_would_send(echo_server):
     assert sent["Cookie"] == "session=s1" and sent["If-None-Match"] == 'W/"1"'
 
 
+@pytest.fixture
+def peer_echo_server():
+    """A loopback HTTP/1.1 server answering every GET with the client's port (one per connection) and Authorization."""
+    import json
+    from http.server import BaseHTTPRequestHandler
+
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def do_GET(self):
+            body = json.dumps({"port": self.client_address[1], "authorization": self.headers["Authorization"]})
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body.encode())
+
+        def log_message(self, *args):
+            pass
+
+    with loopback_http_server(Handler) as base_url:
+        yield base_url
+
+
+def test_downloads_one_after_another_reuse_the_connection_each_with_its_own_credentials(peer_echo_server):
+    answers = []
+    for token in ("first-t0ken", "second-t0ken"):
+        client = HttpClient(label=token, headers={"Authorization": f"Bearer {token}"}, policy=NO_RETRIES)
+        answers.append(client.get(f"{peer_echo_server}/issues").data)
+        client.close()
+    assert answers[0]["port"] == answers[1]["port"]  # no new connection for the second download
+    assert [answer["authorization"] for answer in answers] == ["Bearer first-t0ken", "Bearer second-t0ken"]
+
+
 def test_netrc_credentials_apply_as_requests_applies_them(sandbox, tmp_path, monkeypatch):
     netrc = tmp_path / ".netrc"
     netrc.write_text("machine ghe.example.com login alice password s3cret\n")
