@@ -119,3 +119,13 @@ def test_results_and_messages_in_redis_hold_no_secret(celery_worker_thread):
     assert str(tracker.id).encode() in stored  # the job's arguments are ids...
     assert TOKEN.encode() not in stored  # ...and nothing anywhere holds the token
     assert TOKEN[:12].encode() not in stored
+
+
+def test_a_broker_channel_sends_its_commands_through_one_client_per_connection_pool():
+    with app.connection_for_write() as connection:
+        channel = connection.default_channel
+        with channel.conn_or_acquire() as first, channel.conn_or_acquire() as second:
+            assert first is second and first.ping()
+        channel._disconnect_pools()  # as after a lost connection or in a forked process
+        with channel.conn_or_acquire() as third:
+            assert third is not first and third.connection_pool is channel.pool and third.ping()
