@@ -7,7 +7,8 @@ measures:
   --tasks issues and a Kimai tracker with --entries entries. In each of --rounds rounds: the fetch-only floor (the
   same pages fetched and parsed into records by the same connector, nothing stored; a warm-up pass first, and a
   sandbox page cache holding every page, so that the floor measures the client, not the sandbox rendering pages),
-  then the first (complete) download of a fresh tracker; the median ratio has the goal ≤ 1.5 x floor (each first
+  then the first (complete) download of a fresh tracker, each round from a settled database (`_settle`: the earlier
+  rounds' rows vacuumed and analyzed, a checkpoint written); the median ratio has the goal ≤ 1.5 x floor (each first
   download also names the CPU its PostgreSQL backend spent per item, the cost of storing whatever the load, when
   the server is the embedded one). The client CPU per item of those first downloads (`time.process_time` of this
   process over items) is compared, round by round, with one more first download by the client as before issue #16
@@ -166,6 +167,22 @@ def _wipe() -> None:
         cursor.execute("TRUNCATE siisurit_organization CASCADE")
 
 
+def _settle() -> None:
+    """Let earlier rounds' writes settle before a measured round, so that each round starts from the same state:
+    vacuum and analyze the tables downloads write (autovacuum would do it meanwhile, in the middle of the next round)
+    and write a checkpoint (the WAL of earlier rounds would start one during it) where the database user may."""
+    from django.db import ProgrammingError, connection
+    from psycopg.errors import InsufficientPrivilege
+
+    with connection.cursor() as cursor:
+        cursor.execute("VACUUM (ANALYZE) siisurit_workentry, siisurit_task, siisurit_taskassignee")
+        try:
+            cursor.execute("CHECKPOINT")
+        except ProgrammingError as error:  # a configured server's user without pg_checkpoint: its checkpoints come
+            if not isinstance(error.__cause__, InsufficientPrivilege):  # when they come
+                raise
+
+
 def _floor(tracker) -> tuple[float, int, int]:
     """Seconds, requests and records of fetching and parsing every page without storing anything."""
     from siisurit.connectors import connector_for
@@ -302,6 +319,7 @@ def _big_trackers(arguments, organization, table: Table) -> None:
                 tracker = _tracker(project, kind, kind, sandbox.credentials)
                 if round_number == 1:
                     _floor(tracker)  # warm-up: the sandbox renders and caches its pages
+                _settle()
                 floor_seconds, floor_requests, floor_items = _floor(tracker)
                 cpu_started, database_started = time.process_time(), _database_cpu_seconds()
                 first = _download(tracker, full=True)
