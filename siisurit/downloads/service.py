@@ -245,7 +245,10 @@ def _tracker_download(*, tracker_id: str, full: bool, progress: Progress | None)
 def _download_prepare(*, tracker_id: str, full: bool) -> _Download:
     """Load the tracker, keep or start the cache generation, and choose a complete or an incremental download."""
     started, now = time.monotonic(), datetime.now(tz=UTC)
-    tracker = Tracker.objects.select_related("project__organization", "user_mapping").get(id=tracker_id)
+    # The tracker's row alone: joining its project, organization and user mapping (most trackers have none; the
+    # resolver loads it) cost PostgreSQL 0.35 instead of 0.08 ms to plan, a sixth of its CPU for a download that finds
+    # nothing new.
+    tracker = Tracker.objects.get(id=tracker_id)
     connector_type = connector_class(tracker.api_kind)
     resolver = user_resolver_for_tracker(tracker=tracker)
     cache = DownloadCache(download_cache_client(), str(tracker.id))

@@ -46,19 +46,20 @@ class UserResolver:
 _MEMBERS_QUERY = """
     select member.email, member.username, member.id, profile.is_default
     from siisurit_organizationprofile profile join siisurit_user member on member.id = profile.user_id
-    where profile.organization_id = %s
+    where profile.organization_id = (select organization_id from siisurit_project where id = %s)
     order by member.date_joined
 """
 
 
-def _members(*, organization_id: UUID) -> list[tuple[str, str, UUID, bool]]:
-    """(e-mail, username, user id, is default) of the organization's members, oldest first.
+def _members(*, project_id: UUID) -> list[tuple[str, str, UUID, bool]]:
+    """(e-mail, username, user id, is default) of the members of the project's organization, oldest first.
 
     Plain SQL: every download builds a resolver (most map nothing new), and through the ORM this query cost 0.7 ms of
-    CPU (building it, whole user rows), a fifteenth of a download that finds nothing new; now 0.1 ms.
+    CPU (building it, whole user rows), a fifteenth of a download that finds nothing new; now 0.1 ms. By project id,
+    so that the tracker needs no project loaded.
     """
     with connection.cursor() as cursor:
-        cursor.execute(_MEMBERS_QUERY, [organization_id])
+        cursor.execute(_MEMBERS_QUERY, [project_id])
         return cursor.fetchall()
 
 
@@ -66,7 +67,7 @@ def user_resolver_for_tracker(*, tracker: Tracker) -> UserResolver:
     """The resolver of the tracker's user mapping within the tracker's organization."""
     resolver = UserResolver()
     default_user_id = None
-    for email, username, user_id, is_default in _members(organization_id=tracker.project.organization_id):
+    for email, username, user_id, is_default in _members(project_id=tracker.project_id):
         for name in (email, username):
             if name:
                 resolver.members.setdefault(name.strip().lower(), user_id)
