@@ -15,6 +15,7 @@ import pytest
 import requests
 
 from sandbox import SandboxTrackers
+from siisurit.connectors import http
 from siisurit.connectors.gc_pause import gc_paused
 from siisurit.connectors.http import USER_AGENT, HttpClient
 from siisurit.connectors.kimai import KimaiConnector
@@ -121,7 +122,13 @@ def test_a_consumer_stopping_early_leaves_the_collector_running(sandbox):
 # --- environment ---------------------------------------------------------------------------------------------------
 
 
-def test_proxies_and_ca_bundle_of_the_environment_are_read_once_per_origin(sandbox, monkeypatch):
+@pytest.fixture
+def environment_unread(monkeypatch):
+    """The process has not read the environment for any origin yet (it reads it once per origin and process)."""
+    monkeypatch.setattr(http, "_origin_environments", {})
+
+
+def test_proxies_and_ca_bundle_of_the_environment_are_read_once_per_origin(sandbox, monkeypatch, environment_unread):
     monkeypatch.setenv("HTTPS_PROXY", "http://proxy.example:3128")
     monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
     monkeypatch.setenv("REQUESTS_CA_BUNDLE", "/etc/ssl/certs/bundle.pem")
@@ -129,12 +136,13 @@ def test_proxies_and_ca_bundle_of_the_environment_are_read_once_per_origin(sandb
     with mock.patch.object(requests.sessions, "get_environ_proxies", wraps=requests.utils.get_environ_proxies) as read:
         for page in (1, 2, 3):
             client.get(issues_url(sandbox), {"state": "all", "page": page})
+        client_for(sandbox, "github").get(issues_url(sandbox), {"state": "all", "page": 1})  # the next download
     assert read.call_count == 1
     assert client._environment("https://api.github.com/repos") == {
         "proxies": {"https": "http://proxy.example:3128", "no": "127.0.0.1,localhost"},
         "verify": "/etc/ssl/certs/bundle.pem",
         "cert": None,
-        "auth": None,
+        "netrc_auth": None,
     }
     assert client._environment(issues_url(sandbox))["proxies"] == {}  # NO_PROXY: the sandbox is reached directly
 
@@ -211,13 +219,13 @@ def test_downloads_one_after_another_reuse_the_connection_each_with_its_own_cred
     assert [answer["authorization"] for answer in answers] == ["Bearer first-t0ken", "Bearer second-t0ken"]
 
 
-def test_netrc_credentials_apply_as_requests_applies_them(sandbox, tmp_path, monkeypatch):
+def test_netrc_credentials_apply_as_requests_applies_them(sandbox, tmp_path, monkeypatch, environment_unread):
     netrc = tmp_path / ".netrc"
     netrc.write_text("machine ghe.example.com login alice password s3cret\n")
     monkeypatch.setenv("NETRC", str(netrc))
     client = client_for(sandbox, "github")
-    assert client._environment("https://ghe.example.com/api/v3/repos")["auth"] == ("alice", "s3cret")
-    assert client._environment(issues_url(sandbox))["auth"] is None
+    assert client._environment("https://ghe.example.com/api/v3/repos")["netrc_auth"] == ("alice", "s3cret")
+    assert client._environment(issues_url(sandbox))["netrc_auth"] is None
 
 
 # --- records ---------------------------------------------------------------------------------------------------------

@@ -230,6 +230,8 @@ def _is_rate_limited_403(response: requests.Response, message: str) -> bool:
 
 
 _process_adapter: tuple[int, HTTPAdapter] | None = None
+#: What the environment says for requests to an origin (`HttpClient._environment`), read once per process.
+_origin_environments: dict[str, dict[str, Any]] = {}
 _process_adapter_guard = threading.Lock()
 
 
@@ -302,10 +304,10 @@ class HttpClient:
         self._session.headers["Accept"] = "application/json"
         self._session.headers.update(headers or {})
         self._session.auth = auth
+        self._session.trust_env = False  # nothing of the session reads the environment but `_environment`
         adapter = process_http_adapter()
         for prefix in ("https://", "http://"):
             self._session.mount(prefix, adapter)
-        self._environments: dict[str, dict[str, Any]] = {}
 
     def close(self) -> None:
         self._session.adapters.clear()  # the process's connections stay open for the next download
@@ -443,8 +445,8 @@ class HttpClient:
     ) -> requests.Response:
         """Send one request as `Session.request` would, without following redirects, the body not yet read.
 
-        Prepared here from the session's headers, cookies and auth and the environment read once per origin
-        (`_environment`): `Session.request` merges every session setting again for each request, a sixth of the
+        Prepared here from the session's headers, cookies and auth and the environment read once per origin and
+        process (`_environment`): `Session.request` merges every session setting again for each request, a sixth of the
         CPU of a request, and reads the environment again (walking all its variables, a tenth).
         """
         session = self._session
@@ -458,7 +460,7 @@ class HttpClient:
             headers={name: value for name, value in merged.items() if value is not None},
             json=json_body,
             cookies=session.cookies,
-            auth=environment["auth"] or session.auth,
+            auth=session.auth or environment["netrc_auth"],
         )
         return session.send(
             prepared,
@@ -472,18 +474,19 @@ class HttpClient:
 
     def _environment(self, url: str) -> dict[str, Any]:
         """Proxies, CA bundle and .netrc credentials for the URL's origin, as requests reads them from the environment
-        (`trust_env`); read once per origin."""
+        (`trust_env`); read once per origin and process, as all configuration (reading them was a thirtieth of the
+        worker's CPU for a download that finds nothing new)."""
         parts = urlsplit(url)
         origin = f"{parts.scheme}://{parts.netloc}"
-        settings = self._environments.get(origin)
+        settings = _origin_environments.get(origin)
         if settings is None:
             session = self._session
             session.trust_env = True
             merged = session.merge_environment_settings(url, {}, True, None, None)
+            session.trust_env = False
             settings = {key: merged[key] for key in ("proxies", "verify", "cert")}
-            settings["auth"] = None if session.auth else requests.utils.get_netrc_auth(url)
-            self._environments[origin] = settings
-            session.trust_env = False  # nothing else of the session reads the environment (redirects are ours)
+            settings["netrc_auth"] = requests.utils.get_netrc_auth(url)
+            _origin_environments[origin] = settings
         return settings
 
     def _check_deadline(self, doing: str = "") -> None:
