@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from celery.app.task import Context
 from celery.result import AsyncResult
 from kombu.utils.uuid import uuid
 
 from workers.app import app
+from workers.deliveries import delivery_count_expiry_seconds, delivery_key
 from workers.result_backend import OneTripRedisBackend
 
 
@@ -69,3 +71,22 @@ def test_waiting_clients_get_the_published_states():
     finally:
         pubsub.close()
         backend.client.delete(channel)
+
+
+def test_the_started_write_counts_the_delivery_of_the_attempt_on_its_request():
+    backend = app.backend
+    job_id = uuid()
+    counter = delivery_key(task_id=job_id, retries=0)
+    try:
+        first, second = Context(id=job_id, retries=0), Context(id=job_id, retries=0)
+        backend.store_result(job_id, {"pid": 1}, "STARTED", request=first)
+        backend.store_result(job_id, {"done": True}, "SUCCESS", request=first)
+        backend.store_result(job_id, {"pid": 2}, "STARTED", request=second)  # a redelivered copy
+        assert (first.deliveries, second.deliveries) == (1, 2)
+        assert backend.get_task_meta(job_id)["status"] == "SUCCESS"
+        assert 0 < backend.client.ttl(counter) <= delivery_count_expiry_seconds()
+        retry = Context(id=job_id, retries=1)
+        backend.store_result(job_id, {"pid": 3}, "STARTED", request=retry)
+        assert retry.deliveries == 1  # a retry is an attempt of its own
+    finally:
+        backend.client.delete(backend.get_key_for_task(job_id), counter, delivery_key(task_id=job_id, retries=1))

@@ -14,9 +14,24 @@ from siisurit.errors import PermanentError
 KEY_PREFIX = "siisurit:deliveries"
 
 
+def delivery_count_expiry_seconds() -> int:
+    """How long a delivery counter lives: past every redelivery of the attempt (one per visibility timeout)."""
+    from django.conf import settings
+
+    return settings.SII_REDIS_VISIBILITY_TIMEOUT_IN_SECONDS * (settings.SII_JOB_MAX_DELIVERIES + 1)
+
+
+def delivery_key(*, task_id: str, retries: int) -> str:
+    """The counter of the deliveries of one attempt (task id and retry number) of a job."""
+    return f"{KEY_PREFIX}:{task_id}:{retries}"
+
+
 def delivery_count(client: Any, *, task_id: str, retries: int, expires_in_seconds: int) -> int:
-    """Count one more delivery of this attempt of the job and return how many there were."""
-    key = f"{KEY_PREFIX}:{task_id}:{retries}"
+    """Count one more delivery of this attempt of the job and return how many there were.
+
+    A job's STARTED write counts it in the same round trip (workers/result_backend.py); this is for the rest.
+    """
+    key = delivery_key(task_id=task_id, retries=retries)
     pipeline = client.pipeline()
     pipeline.incr(key)
     pipeline.expire(key, expires_in_seconds)

@@ -16,7 +16,7 @@ from siisurit.ids import new_id, uuid7_seconds
 from siisurit.jobs import Progress, Summary, job_execute
 from siisurit.jobs.subject import job_kwargs_repr
 from siisurit.retry_policy import duration_text
-from workers.deliveries import check_deliveries, delivery_count
+from workers.deliveries import check_deliveries, delivery_count, delivery_count_expiry_seconds
 from workers.retry import is_retryable, retry_countdown
 
 logger = logging.getLogger(__name__)
@@ -57,13 +57,15 @@ class JobTask(Task):
     def run_job(self, **kwargs: Any) -> Summary:
         retries = self.request.retries
         if not self.request.is_eager:
-            deliveries = delivery_count(
-                self.backend.client,
-                task_id=self.request.id,
-                retries=retries,
-                expires_in_seconds=settings.SII_REDIS_VISIBILITY_TIMEOUT_IN_SECONDS
-                * (settings.SII_JOB_MAX_DELIVERIES + 1),
-            )
+            # Counted by the STARTED write (workers/result_backend.py); here only if no such write counted it.
+            deliveries = getattr(self.request, "deliveries", None)
+            if deliveries is None:
+                deliveries = delivery_count(
+                    self.backend.client,
+                    task_id=self.request.id,
+                    retries=retries,
+                    expires_in_seconds=delivery_count_expiry_seconds(),
+                )
             check_deliveries(deliveries, maximum=settings.SII_JOB_MAX_DELIVERIES, job_name=self.job_name)
         try:
             summary = job_execute(self.job_name, kwargs, job_id=self.request.id, progress=self.progress_publisher())
