@@ -388,6 +388,19 @@ def test_deleting_a_task_keeps_the_rules_that_target_it_without_a_target(sandbox
     assert rule.target_task is None  # still configured; `update_organization` names the missing task
 
 
+def test_a_complete_recheck_that_finds_nothing_new_keeps_the_cursor_for_the_updates_after_it(sandbox):
+    tracker = _github(sandbox)
+    tracker_download(tracker_id=str(tracker.id))
+    tracker.refresh_from_db()
+    cursor = tracker.download_state["cursor"]
+    recheck = tracker_download(tracker_id=str(tracker.id), full=True)
+    assert recheck["full"] is True and recheck["not_modified"] == recheck["requests"]  # every page unchanged
+    tracker.refresh_from_db()
+    assert tracker.download_state["cursor"] == cursor
+    update = tracker_download(tracker_id=str(tracker.id))
+    assert update["full"] is False and update["requests"] == 1  # only what changed, not every page again
+
+
 _EMPTY_CHECK = "SELECT NOT EXISTS (SELECT FROM siisurit_task"
 
 

@@ -433,7 +433,10 @@ def _download_finish(download: _Download, connector: Connector) -> dict:
     """The summary; the tracker's and the cache's state move on to the new cursor."""
     tracker, now = download.tracker, download.now
     is_full = download.complete(connector)
-    cursor = _newest(download.resume_cursor, connector.cursor) if download.resumed else connector.cursor
+    # Pages answered 304 hold no records, so the connector's cursor knows only the changed ones: the newest change is
+    # the newest of it and the cursor before (a complete re-check of an unchanged tracker lost it, and every update
+    # after listed everything again instead of what changed).
+    cursor = _newest(download.cache_state.get("cursor"), download.resume_cursor, connector.cursor)
     cache_state = {
         **_without_resume(download.cache_state),
         "cursor": cursor,
