@@ -42,6 +42,24 @@ def free_port() -> int:
     return free_ports(1)
 
 
+class QuietHandler(BaseHTTPRequestHandler):
+    """A request handler for loopback test servers: HTTP/1.1 (kept-alive connections), no request log."""
+
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+    def answer(self, status: int, body: bytes = b"", headers: dict[str, str] | None = None) -> None:
+        """Send one whole response: status, `headers`, Content-Length and `body`."""
+        self.send_response(status)
+        for name, value in (headers or {}).items():
+            self.send_header(name, value)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+
 @contextmanager
 def loopback_http_server(handler_class: type[BaseHTTPRequestHandler]) -> Iterator[str]:
     """Serve `handler_class` on a free port of 127.0.0.1 in a thread; yields the server's base URL."""

@@ -24,7 +24,7 @@ from siisurit.connectors.base import (
 from siisurit.connectors.http import ensure_allowed_url, redact, retry_after_seconds
 from siisurit.errors import PermanentError, TransientError
 from siisurit.retry_policy import NO_RETRIES, RequestPolicy
-from tests.processes import loopback_http_server
+from tests.processes import QuietHandler, loopback_http_server
 
 
 @pytest.fixture(scope="module")
@@ -341,43 +341,23 @@ def test_wrong_items_shape_is_permanent(sandbox):
 @pytest.fixture
 def redirecting_server():
     """A loopback server: /same → /target on the same host, /elsewhere → 127.0.0.2, /target → JSON."""
-    from http.server import BaseHTTPRequestHandler
 
-    class Handler(BaseHTTPRequestHandler):
+    class Handler(QuietHandler):
+        protocol_version = "HTTP/1.0"  # a connection per request
+
         def do_GET(self):
             port = self.server.server_address[1]
             targets = {"/same": f"http://127.0.0.1:{port}/target", "/elsewhere": f"http://127.0.0.2:{port}/target"}
             if self.path == "/secondary":
                 body = b'{"message": "You have exceeded a secondary rate limit. Please wait."}'
-                self.send_response(429)
-                self.send_header("x-ratelimit-remaining", "4000")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-                return
-            if self.path == "/foreign-next":
-                body = b"[]"
-                self.send_response(200)
-                self.send_header("Link", f'<http://127.0.0.2:{port}/target?page=2>; rel="next"')
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-                return
-            if self.path in targets:
-                self.send_response(301)
-                self.send_header("Location", targets[self.path])
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-                return
-            body = json.dumps({"token_seen": self.headers.get("PRIVATE-TOKEN")}).encode()
-            self.send_response(200)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, *args):
-            pass
+                self.answer(429, body, {"x-ratelimit-remaining": "4000"})
+            elif self.path == "/foreign-next":
+                self.answer(200, b"[]", {"Link": f'<http://127.0.0.2:{port}/target?page=2>; rel="next"'})
+            elif self.path in targets:
+                self.answer(301, headers={"Location": targets[self.path]})
+            else:
+                body = json.dumps({"token_seen": self.headers.get("PRIVATE-TOKEN")}).encode()
+                self.answer(200, body, {"Content-Type": "application/json"})
 
     with loopback_http_server(Handler) as base_url:
         yield base_url

@@ -5,6 +5,7 @@ messages on failure."""
 from __future__ import annotations
 
 import gc
+import json
 import threading
 from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
@@ -21,7 +22,7 @@ from siisurit.connectors.http import USER_AGENT, HttpClient
 from siisurit.connectors.kimai import KimaiConnector
 from siisurit.connectors.records import TaskRecord, WorkRecord
 from siisurit.retry_policy import NO_RETRIES
-from tests.processes import loopback_http_server
+from tests.processes import QuietHandler, loopback_http_server
 from tests.test_connector_base import client_for, issues_url
 
 STARTED = datetime(2024, 5, 2, 7, tzinfo=UTC)
@@ -150,24 +151,13 @@ def test_proxies_and_ca_bundle_of_the_environment_are_read_once_per_origin(sandb
 @pytest.fixture
 def echo_server():
     """A loopback server answering every GET with the request's headers as JSON, setting a cookie on /login."""
-    import json
-    from http.server import BaseHTTPRequestHandler
 
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
-
+    class Handler(QuietHandler):
         def do_GET(self):
-            body = json.dumps(dict(self.headers.items())).encode()
-            self.send_response(200)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(body)))
+            headers = {"Content-Type": "application/json"}
             if self.path == "/login":
-                self.send_header("Set-Cookie", "session=s1; Path=/")
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, *args):
-            pass
+                headers["Set-Cookie"] = "session=s1; Path=/"
+            self.answer(200, json.dumps(dict(self.headers.items())).encode(), headers)
 
     with loopback_http_server(Handler) as base_url:
         yield base_url
@@ -188,22 +178,11 @@ def test_a_request_carries_what_session_request_would_send(echo_server):
 @pytest.fixture
 def peer_echo_server():
     """A loopback HTTP/1.1 server answering every GET with the client's port (one per connection) and Authorization."""
-    import json
-    from http.server import BaseHTTPRequestHandler
 
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
-
+    class Handler(QuietHandler):
         def do_GET(self):
             body = json.dumps({"port": self.client_address[1], "authorization": self.headers["Authorization"]})
-            self.send_response(200)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body.encode())
-
-        def log_message(self, *args):
-            pass
+            self.answer(200, body.encode(), {"Content-Type": "application/json"})
 
     with loopback_http_server(Handler) as base_url:
         yield base_url
