@@ -520,20 +520,15 @@ class Workers:
 
 def _jobs_run(app, trackers: list, **options) -> list[dict]:
     """Send one `download_tracker` job per tracker to the fan-out's queue; their summaries once all are done."""
-    from celery.result import ResultSet
-
-    results = ResultSet(
-        [
-            app.send_task(
-                "tasks.download.download_tracker",
-                kwargs={"tracker_id": str(tracker.id), **options},
-                queue=FAN_OUT_QUEUE,
-            )
-            for tracker in trackers
-        ]
-    )
-    # All results in one subscription to the result backend, not one subscription per job after the other.
-    return results.join_native(timeout=3600)
+    results = [
+        app.send_task(
+            "tasks.download.download_tracker", kwargs={"tracker_id": str(tracker.id), **options}, queue=FAN_OUT_QUEUE
+        )
+        for tracker in trackers
+    ]
+    # One by one: `ResultSet.join_native` subscribes to all at once but returned some 0.14 s after the last job had
+    # ended (a fifth of the 8-slot update of unchanged trackers); `get` returns within milliseconds.
+    return [result.get(timeout=3600) for result in results]
 
 
 def _fan_out_queue_delete() -> None:
