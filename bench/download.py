@@ -23,11 +23,11 @@ measures:
   `download_tracker` jobs (half GitHub, half Kimai) sent to that queue, timed until all results are in:
   first download, update of unchanged trackers (incremental), and a complete re-check (`full=True`, GitHub pages
   answer 304); the update, about a second at 8 slots, runs --repeats times and its median counts. 1 slot versus
-  --slots slots (goal speedup ≥ 6.4), and two worker processes versus one
-  (--process-slots slots each; goal speedup ≥ 1.7). CPU columns: seconds of CPU used by the worker processes and by
-  the whole machine (all cores) during the scenario, and per tracker by the fan-out's own processes (workers,
-  sandbox, this process and the embedded PostgreSQL and Redis servers: what other work on the machine does not
-  change); a scenario cannot run faster than the busiest resource allows.
+  --slots slots (goal speedup ≥ 6.4), and two worker processes versus one (--process-slots slots each; goal
+  speedup ≥ 1.7). CPU columns: seconds of CPU used by the worker processes and by the whole machine (all cores;
+  steal: what the hypervisor gave other guests) during the scenario, and per tracker by the fan-out's own processes
+  (workers, sandbox, this process and the embedded PostgreSQL and Redis servers: what other work on the machine does
+  not change); a scenario cannot run faster than the busiest resource allows.
   The last line gives the load average before and after: other work on the machine takes CPU from the scenarios.
 
 Servers: the project's configuration, as for every command (the embedded servers in `local`, the configured ones
@@ -384,12 +384,22 @@ def _big_trackers(arguments, organization, table: Table) -> None:
 # --- fan-out with Celery workers --------------------------------------------------------------------------------
 
 
-def _machine_busy_seconds() -> float:
-    """CPU seconds all cores of this machine spent busy since boot (anybody's processes)."""
+def _machine_cpu_fields() -> list[int]:
     with open("/proc/stat") as stat:
-        fields = [int(value) for value in stat.readline().split()[1:]]
+        return [int(value) for value in stat.readline().split()[1:]]
+
+
+def _machine_busy_seconds() -> float:
+    """CPU seconds all cores of this machine spent busy since boot (anybody's processes, and time the hypervisor
+    gave to other machines: steal)."""
+    fields = _machine_cpu_fields()
     idle = fields[3] + fields[4]  # idle, iowait
     return (sum(fields[:8]) - idle) / _CLOCK_TICKS
+
+
+def _machine_steal_seconds() -> float:
+    """CPU seconds the hypervisor took from this machine's cores since boot (steal: the host's other guests)."""
+    return _machine_cpu_fields()[7] / _CLOCK_TICKS
 
 
 def _process_stats() -> dict[int, list[str]]:
@@ -519,16 +529,56 @@ class Workers:
 
 
 def _jobs_run(app, trackers: list, **options) -> list[dict]:
-    """Send one `download_tracker` job per tracker to the fan-out's queue; their summaries once all are done."""
-    results = [
-        app.send_task(
-            "tasks.download.download_tracker", kwargs={"tracker_id": str(tracker.id), **options}, queue=FAN_OUT_QUEUE
-        )
-        for tracker in trackers
-    ]
-    # One by one: `ResultSet.join_native` subscribes to all at once but returned some 0.14 s after the last job had
-    # ended (a fifth of the 8-slot update of unchanged trackers); `get` returns within milliseconds.
-    return [result.get(timeout=3600) for result in results]
+    """Send one `download_tracker` job per tracker to the fan-out's queue; their summaries once all are done.
+
+    The summaries are read as the result backend publishes them, on one subscription to every job's channel made
+    before the jobs are sent (what `AsyncResult.get` waits for, job by job, with a subscription, a read of the stored
+    state and an unsubscription each: about 1 ms of this process's CPU per job, taken from the workers on a 2-core
+    machine). `ResultSet.join_native` subscribes to all at once too, but returned about 0.14 s after the last job had
+    ended. A state published before the subscription held is read from the stored results once a second.
+    """
+    from celery import states
+
+    backend = app.backend
+    task_ids = [str(uuid.uuid4()) for _ in trackers]
+    channels = {backend.get_key_for_task(task_id): task_id for task_id in task_ids}
+    summaries: dict[str, dict] = {}
+
+    def take(task_id: str, meta: dict) -> None:
+        if meta["status"] == states.SUCCESS:
+            summaries[task_id] = meta["result"]
+        elif meta["status"] in states.PROPAGATE_STATES:
+            raise RuntimeError(f"fan-out job {task_id} ended {meta['status']}: {meta.get('result')}")
+
+    pubsub = backend.client.pubsub(ignore_subscribe_messages=True)
+    try:
+        pubsub.subscribe(*channels)
+        pubsub.ping()  # the server answers in order: once the pong is in, the subscriptions hold
+        answered_by = time.monotonic() + 30
+        while (message := pubsub.get_message(timeout=1.0)) is None or message["type"] != "pong":
+            if time.monotonic() > answered_by:  # (the confirmations of the subscriptions come as None)
+                raise TimeoutError("the result backend did not answer the subscription")
+        for task_id, tracker in zip(task_ids, trackers, strict=True):
+            app.send_task(
+                "tasks.download.download_tracker",
+                kwargs={"tracker_id": str(tracker.id), **options},
+                queue=FAN_OUT_QUEUE,
+                task_id=task_id,
+            )
+        deadline = time.monotonic() + 3600
+        while len(summaries) < len(task_ids):
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{len(task_ids) - len(summaries)} fan-out jobs did not end within an hour")
+            message = pubsub.get_message(timeout=1.0)
+            if message is not None:
+                take(channels[message["channel"]], backend.decode_result(message["data"]))
+                continue
+            for task_id in task_ids:
+                if task_id not in summaries:
+                    take(task_id, backend.get_task_meta(task_id))
+    finally:
+        pubsub.close()
+    return [summaries[task_id] for task_id in task_ids]
 
 
 def _fan_out_queue_delete() -> None:
@@ -550,7 +600,11 @@ def _scenario_run(workers, sandbox, trackers: list, options: dict, repeats: int,
     """Run one fan-out scenario `repeats` times: the median seconds, the last run's summaries, and a note on the
     runs and the CPU they used (per run and per tracker)."""
     own_groups = [*workers.group_ids, sandbox.process.pid]
-    worker_cpu, machine_busy = _group_cpu_seconds(workers.group_ids), _machine_busy_seconds()
+    worker_cpu, machine_busy, steal = (
+        _group_cpu_seconds(workers.group_ids),
+        _machine_busy_seconds(),
+        _machine_steal_seconds(),
+    )
     sandbox_cpu = _group_cpu_seconds([sandbox.process.pid])
     own_cpu = _own_cpu_seconds(own_groups, servers)
     runs = []
@@ -560,13 +614,14 @@ def _scenario_run(workers, sandbox, trackers: list, options: dict, repeats: int,
         runs.append(time.monotonic() - started)
     worker_cpu = (_group_cpu_seconds(workers.group_ids) - worker_cpu) / repeats
     machine_busy = (_machine_busy_seconds() - machine_busy) / repeats
+    steal = (_machine_steal_seconds() - steal) / repeats
     sandbox_cpu = (_group_cpu_seconds([sandbox.process.pid]) - sandbox_cpu) / repeats
     own_cpu = (_own_cpu_seconds(own_groups, servers) - own_cpu) / repeats
     cores = os.cpu_count() or 1
     note = (
         f"CPU{' per run' if repeats > 1 else ''}: workers {worker_cpu:.1f} s "
         f"({1000 * worker_cpu / len(trackers):.0f} ms/tracker), sandbox {sandbox_cpu:.1f} s, "
-        f"machine {machine_busy:.1f} of {cores * sum(runs) / repeats:.1f} s, "
+        f"machine {machine_busy:.1f} of {cores * sum(runs) / repeats:.1f} s (steal {steal:.2f}), "
         f"own {1000 * own_cpu / len(trackers):.0f} ms/tracker"
     )
     if repeats > 1:
