@@ -294,7 +294,7 @@ class Table:
 
 def _verdict(value: float, goal: str, ok: bool) -> str:
     """`6.39 (goal ≥ 6.4) MISSED`: the value shown rounded towards its verdict (6.398 is not shown as 6.40)."""
-    shown = math.floor(value * 100) / 100 if ok == (goal.startswith("≥")) else math.ceil(value * 100) / 100
+    shown = math.ceil(value * 100) / 100 if goal.startswith("≤") and not ok else math.floor(value * 100) / 100
     return f"{shown:.2f} (goal {goal}) {'OK' if ok else 'MISSED'}"
 
 

@@ -278,13 +278,56 @@ def test_prefetched_pages_offer_each_wait_once():
         yield second
 
     seen = []
-    for item in service._prefetched(pages(), idle=idle):
+    for item in service._prefetched(pages(), idle=idle, inline_items=0):
         seen.append(item)
         if item is idle and first in seen:
             released.set()
     assert [item for item in seen if item is not idle] == [first, second]
     assert released.is_set()
     assert all(not (a is idle and b is idle) for a, b in itertools.pairwise(seen))
+
+
+def test_the_first_pages_are_fetched_by_the_caller_and_the_rest_ahead_in_a_thread():
+    """Pages are fetched in the caller's thread until they hold `inline_items` items; the fetching thread starts
+    before the page that reaches it is handed over. A listing of one small page starts no thread."""
+    fetched_by = []
+
+    def pages(count: int):
+        for number in range(count):
+            fetched_by.append(threading.current_thread())
+            yield SimpleNamespace(records=[number, number], unchanged_ids=[])
+
+    assert len(list(service._prefetched(pages(4), inline_items=5))) == 4
+    caller = threading.current_thread()
+    assert fetched_by[:2] == [caller, caller]  # 2 and 4 items
+    assert fetched_by[2] is caller  # reaches 6: the thread starts with it in hand, before it is handed over
+    assert fetched_by[3] is not caller
+
+    fetched_by.clear()
+    started = threading.active_count()
+    one_page = service._prefetched(pages(1), inline_items=5)
+    assert next(one_page).records == [0, 0]
+    assert threading.active_count() == started
+    assert list(one_page) == [] and fetched_by == [caller]
+
+
+def test_a_caller_stopping_early_closes_the_listing_in_either_phase():
+    closed = []
+
+    def pages():
+        try:
+            for number in range(10):
+                yield SimpleNamespace(records=[number], unchanged_ids=[])
+        finally:
+            closed.append(True)
+
+    for inline_items in (5, 0):  # stopped while fetching inline, and while the thread fetches ahead
+        closed.clear()
+        prefetched = service._prefetched(pages(), inline_items=inline_items)
+        next(prefetched)
+        next(prefetched)
+        prefetched.close()
+        assert closed == [True]
 
 
 def _record_calls(monkeypatch, owner, name: str, record) -> None:

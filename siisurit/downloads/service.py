@@ -2,9 +2,10 @@
 
 Complete downloads (the first one, `full=True`, after the cache was cleared or the user mapping changed, and at
 least every `FULL_DOWNLOAD_INTERVAL`) list everything and delete rows whose external id was no longer seen;
-otherwise only what changed since the cursor is fetched. Pages are fetched one thread ahead of storing; records
-are committed in batches and the download cache remembers validators only of committed pages, so a download that
-failed half way resumes cheaply when retried.
+otherwise only what changed since the cursor is fetched. Pages are fetched one thread ahead of storing (the first
+ones, until the first batch is full, by the storing thread itself); records are committed in batches and the
+download cache remembers validators only of committed pages, so a download that failed half way resumes cheaply
+when retried.
 """
 
 from __future__ import annotations
@@ -97,8 +98,44 @@ def _without_resume(cache_state: dict[str, Any]) -> dict[str, Any]:
 
 
 def _prefetched(
-    pages: Iterator[RecordPage], ahead: int = PREFETCH_ITEMS, *, idle: object = None
+    pages: Iterator[RecordPage],
+    ahead: int = PREFETCH_ITEMS,
+    *,
+    idle: object = None,
+    inline_items: int = 0,
 ) -> Iterator[RecordPage | object]:
+    """The same pages: fetched in the caller's thread while they hold fewer than `inline_items` items, the rest ahead
+    in a thread (`_fetched_ahead`), which starts before the page reaching `inline_items` is handed over.
+
+    Until it has a batch to store (`_pages_write`: the first batch, or what a wait stores) the caller has nothing to
+    do while it waits for a page, so nothing is lost; a download of one page (most updates) starts no thread: with
+    its hand-offs that cost about 0.3 ms of CPU, and the fan-out of bench/download.py updated unchanged trackers 4 %
+    faster at 8 slots without it.
+    """
+    items = 0
+    try:
+        while (page := next(pages, None)) is not None:
+            items += len(page.records) + len(page.unchanged_ids)
+            if items >= inline_items:
+                break
+            yield page
+        else:
+            return
+    except BaseException:  # stopped early (GeneratorExit) or fetching failed: the listing ends as in the thread
+        pages.close()
+        raise
+    yield from _fetched_ahead(_starting_with(page, pages), ahead, idle=idle)
+
+
+def _starting_with(page: RecordPage, pages: Iterator[RecordPage]) -> Iterator[RecordPage]:
+    try:
+        yield page
+        yield from pages
+    finally:
+        pages.close()
+
+
+def _fetched_ahead(pages: Iterator[RecordPage], ahead: int, *, idle: object) -> Iterator[RecordPage | object]:
     """The same pages, fetched and parsed in a thread while the caller stores the previous ones.
 
     The thread stays at most `ahead` items (records and unchanged ids) ahead, so memory stays bounded while a whole
@@ -424,7 +461,9 @@ def _pages_store(download: _Download, connector: Connector, progress: Progress |
 
 def _pages_write(download: _Download, connector: Connector, progress: Progress | None, writer: _BatchWriter) -> None:
     try:
-        for page in _prefetched(connector.checked_download(since=download.since), idle=_IDLE):
+        pages = connector.checked_download(since=download.since)
+        # Fewer items than these are stored neither as a batch nor while waiting for a page.
+        for page in _prefetched(pages, idle=_IDLE, inline_items=min(FIRST_BATCH_SIZE, IDLE_BATCH_SIZE)):
             if page is _IDLE:
                 writer.idle()
                 continue
