@@ -70,3 +70,10 @@ def test_updating_a_deleted_tracker_is_does_not_exist():
 
     with pytest.raises(Tracker.DoesNotExist):
         model_fields_update(tracker, ["last_download_items"])
+
+
+def test_models_without_a_uuid_primary_key_are_refused():
+    from django.contrib.auth.models import Group
+
+    with pytest.raises(TypeError, match="UUID primary key"):
+        model_get_by_pk(Group, 1)

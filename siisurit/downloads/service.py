@@ -446,7 +446,7 @@ class _BatchWriter:
 
 def _pages_store(download: _Download, connector: Connector, progress: Progress | None) -> list:
     """Fetch the pages (one thread ahead) and store them in batches; on failure keep the complete pages stored.
-    The cache entries of the pages the cache is still to remember (`_BatchWriter.finish`).
+    Returns the cache entries of the pages the cache is still to remember (`_BatchWriter.finish`).
 
     The garbage collector is paused throughout; each batch ends with a collection of the young generation only
     (`_BatchWriter.flush`). Records waiting to be stored (up to PREFETCH_ITEMS and a batch) survived the automatic

@@ -6,7 +6,8 @@ and updates its tracker once each and does little else, so on a worker running m
 bench/download.py) these two calls were a tenth of its CPU. Here Django builds the statement and the converters
 (`from_db_value` of JSON and secret fields) once; each call only executes it.
 
-No signals are sent (like `QuerySet.update`): no model of Siisurit has receivers.
+For models whose primary key is a UUID (all of Siisurit's). No signals are sent (like `QuerySet.update`): no model
+of Siisurit has receivers.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from functools import cache
 from typing import Any, TypeVar
 
 from django.db import DEFAULT_DB_ALIAS, connections
-from django.db.models import Model
+from django.db.models import Model, UUIDField
 
 ModelT = TypeVar("ModelT", bound=Model)
 #: Stands for the primary key while Django builds the statement; each call passes its own value.
@@ -35,6 +36,8 @@ class _Select:
 
 @cache
 def _select(model: type[Model], using: str) -> _Select:
+    if not isinstance(model._meta.pk, UUIDField):
+        raise TypeError(f"{model.__name__}: only models with a UUID primary key are supported")
     compiler = model._default_manager.filter(pk=_PLACEHOLDER).query.get_compiler(using)
     sql, params = compiler.as_sql()
     if len(params) != 1:  # the primary key alone: anything else would be passed wrongly
