@@ -533,7 +533,7 @@ def _jobs_run(app, trackers: list, **options) -> list[dict]:
 
     The summaries are read as the result backend publishes them, on one subscription to every job's channel made
     before the jobs are sent (what `AsyncResult.get` waits for, job by job, with a subscription, a read of the stored
-    state and an unsubscription each: about 1 ms of this process's CPU per job, taken from the workers on a 2-core
+    state and an unsubscription each: 0.5-1 ms more of this process's CPU per job, taken from the workers on a 2-core
     machine). `ResultSet.join_native` subscribes to all at once too, but returned about 0.14 s after the last job had
     ended. A state published before the subscription held is read from the stored results once a second.
     """
