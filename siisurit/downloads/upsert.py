@@ -123,6 +123,11 @@ def _new_id_sql(number: str) -> str:
     )
 
 
+def _row_number(first: int = 0) -> str:
+    """SQL of each row's number in the statement's result, counted from `first` (the `number` of `_new_id_sql`)."""
+    return f"(row_number() OVER () - 1 + {first:d})"
+
+
 def _id_params(count: int) -> dict[str, int | str]:
     """Parameters of `_new_id_sql` for `count` ids."""
     tail = (0b10 << 62) | (settings.SII_UUID_HOST << _RANDOM_BITS) | secrets.randbits(_RANDOM_BITS)
@@ -202,7 +207,7 @@ def seen_ids_end(*, used: bool) -> None:
 
 
 def _insert_select(*, table: str, columns: Sequence[tuple[str, str, str]], extra_insert: dict[str, str],
-                   rows: str, number: str = "(row_number() OVER () - 1)") -> str:  # fmt: skip
+                   rows: str, number: str = _row_number()) -> str:  # fmt: skip
     """`INSERT INTO table … SELECT …` of the stage rows `rows` (SQL of a relation `s`), with new ids (`_id_params`)
     made from `number` (SQL: each row's own, from 0)."""
     names = [column[0] for column in columns]
@@ -358,7 +363,7 @@ def _tasks_insert_with_assignees(cursor, *, tracker_id: UUID, count: int, assign
         f"""
         WITH assigned AS (
             INSERT INTO {_ASSIGNEE} (id, task_id, external_username, user_id)
-            SELECT {_new_id_sql(f"(row_number() OVER () + {count:d} - 1)")}, {_new_id_sql("n.task_number")},
+            SELECT {_new_id_sql(_row_number(first=count))}, {_new_id_sql("n.task_number")},
                 n.external_username, n.user_id
             FROM {_ASSIGNEE_STAGE} n
         )
@@ -386,7 +391,7 @@ def _assignees_replace(cursor, *, tracker_id: UUID, assignee_count: int) -> None
     cursor.execute(
         f"""
         INSERT INTO {_ASSIGNEE} (id, task_id, external_username, user_id)
-        SELECT {_new_id_sql("(row_number() OVER () - 1)")}, n.task_id, n.external_username, n.user_id
+        SELECT {_new_id_sql(_row_number())}, n.task_id, n.external_username, n.user_id
         FROM (
             SELECT DISTINCT ON (t.id, n.external_username) t.id AS task_id, n.external_username, n.user_id
             FROM {_ASSIGNEE_STAGE} n
