@@ -600,29 +600,26 @@ def _scenario_run(workers, sandbox, trackers: list, options: dict, repeats: int,
     """Run one fan-out scenario `repeats` times: the median seconds, the last run's summaries, and a note on the
     runs and the CPU they used (per run and per tracker)."""
     own_groups = [*workers.group_ids, sandbox.process.pid]
-    worker_cpu, machine_busy, steal = (
-        _group_cpu_seconds(workers.group_ids),
-        _machine_busy_seconds(),
-        _machine_steal_seconds(),
-    )
-    sandbox_cpu = _group_cpu_seconds([sandbox.process.pid])
-    own_cpu = _own_cpu_seconds(own_groups, servers)
+    meters = {  # CPU seconds so far
+        "workers": lambda: _group_cpu_seconds(workers.group_ids),
+        "sandbox": lambda: _group_cpu_seconds([sandbox.process.pid]),
+        "machine": _machine_busy_seconds,
+        "steal": _machine_steal_seconds,
+        "own": lambda: _own_cpu_seconds(own_groups, servers),
+    }
+    before = {name: meter() for name, meter in meters.items()}
     runs = []
     for _ in range(repeats):
         started = time.monotonic()
         summaries = _jobs_run(workers.app, trackers, **options)
         runs.append(time.monotonic() - started)
-    worker_cpu = (_group_cpu_seconds(workers.group_ids) - worker_cpu) / repeats
-    machine_busy = (_machine_busy_seconds() - machine_busy) / repeats
-    steal = (_machine_steal_seconds() - steal) / repeats
-    sandbox_cpu = (_group_cpu_seconds([sandbox.process.pid]) - sandbox_cpu) / repeats
-    own_cpu = (_own_cpu_seconds(own_groups, servers) - own_cpu) / repeats
+    used = {name: (meter() - before[name]) / repeats for name, meter in meters.items()}  # per run
     cores = os.cpu_count() or 1
     note = (
-        f"CPU{' per run' if repeats > 1 else ''}: workers {worker_cpu:.1f} s "
-        f"({1000 * worker_cpu / len(trackers):.0f} ms/tracker), sandbox {sandbox_cpu:.1f} s, "
-        f"machine {machine_busy:.1f} of {cores * sum(runs) / repeats:.1f} s (steal {steal:.2f}), "
-        f"own {1000 * own_cpu / len(trackers):.0f} ms/tracker"
+        f"CPU{' per run' if repeats > 1 else ''}: workers {used['workers']:.1f} s "
+        f"({1000 * used['workers'] / len(trackers):.0f} ms/tracker), sandbox {used['sandbox']:.1f} s, "
+        f"machine {used['machine']:.1f} of {cores * sum(runs) / repeats:.1f} s (steal {used['steal']:.2f}), "
+        f"own {1000 * used['own'] / len(trackers):.0f} ms/tracker"
     )
     if repeats > 1:
         note = f"median of {repeats} runs ({min(runs):.2f}-{max(runs):.2f} s); {note}"
