@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 import uuid
 
 import psycopg
@@ -33,12 +34,26 @@ def test_second_lock_on_the_same_name_fails_fast_naming_the_holder():
     assert lock_is_held("match_project:p1") == ""
 
 
+def test_a_lock_reads_a_value_in_its_round_trip_and_no_lock_reads_nothing():
+    reading = ("select %s::text || '/' || %s::text", ["acme", "web"])
+    with job_lock("match_project:p1", job_id="job-one", reading=reading) as value:
+        assert value == "acme/web"
+    with job_lock("match_project:p1", job_id="job-two") as value:
+        assert value is None
+    with job_lock(None, job_id="job-three", reading=reading) as value:
+        assert value is None  # no lock session: the caller reads it itself
+
+
 def test_lock_is_released_when_the_holding_session_dies():
     holder = psycopg.connect(**_connection_kwargs(), application_name="siisurit job crashed-job")
     holder.execute("select pg_advisory_lock(%s)", (lock_key("update_project:p9"),))
     assert lock_is_held("update_project:p9") == "crashed-job"
 
     holder.close()  # what the server does when a worker is killed
+    # The client returns before the server's session has ended and released its locks: wait for that, bounded.
+    deadline = time.monotonic() + 10
+    while lock_is_held("update_project:p9") and time.monotonic() < deadline:
+        time.sleep(0.01)
 
     with job_lock("update_project:p9", job_id="next-job"):
         assert lock_is_held("update_project:p9") == "next-job"

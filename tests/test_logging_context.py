@@ -46,9 +46,12 @@ def _project_of_lines(**kwargs: str) -> dict:
     return {"project": _tagged("in the job")[1]}
 
 
-@pytest.mark.django_db
-def test_the_lines_of_a_job_about_a_tracker_or_project_name_its_organization_and_project(monkeypatch):
-    job = Job("test_project_of_lines", _project_of_lines, "maintenance", "tests.worker", "project of lines")
+@pytest.mark.parametrize("global_lock", [False, True], ids=["without a lock", "read with the lock"])
+@pytest.mark.django_db(transaction=True)  # the lock's own session sees committed rows only
+def test_the_lines_of_a_job_about_a_tracker_or_project_name_its_organization_and_project(monkeypatch, global_lock):
+    job = Job(
+        "test_project_of_lines", _project_of_lines, "maintenance", "tests.worker", "lines", global_lock=global_lock
+    )
     monkeypatch.setitem(JOBS, job.name, job)
     project = make_project(make_organization("acme"), "web")
     tracker = make_tracker(project)
@@ -60,3 +63,14 @@ def test_the_lines_of_a_job_about_a_tracker_or_project_name_its_organization_and
     assert project_of(project_id=str(project.id)) == "acme/web"
     assert project_of(tracker_id=str(uuid.uuid4())) == "-"  # gone meanwhile: the job itself says so
     assert project_of(organization_code="acme") == "-"
+
+
+@pytest.mark.django_db
+def test_a_locked_job_on_rows_not_committed_yet_still_names_their_project(monkeypatch):
+    job = Job("test_project_of_lines", _project_of_lines, "maintenance", "tests.worker", "lines", global_lock=True)
+    monkeypatch.setitem(JOBS, job.name, job)
+    tracker = make_tracker(make_project(make_organization("acme"), "web"))  # in this test's open transaction
+
+    summary = job_execute("test_project_of_lines", {"tracker_id": str(tracker.id)}, job_id="job-4")
+
+    assert summary["project"] == "acme/web"

@@ -113,11 +113,18 @@ def task_modules() -> tuple[str, ...]:
 
 
 @contextmanager
-def job_context(lock: str | None, *, job_id: str, project: str | None = None) -> Iterator[None]:
+def job_context(lock: str | None, *, job_id: str, project_of: dict[str, Any] | None = None) -> Iterator[None]:
     """Within the block: the lock `lock` is held (or AlreadyRunningError raised) and log lines carry the job id
-    and project. Jobs and the steps a job runs itself (the downloads of a project update) use it alike."""
-    with job_log_context(job_id=job_id, project=project), job_lock(lock, job_id=job_id):
-        yield
+    and, with `project_of` (a job's arguments), the `org/project` of the tracker or project they name, read with the
+    lock. Jobs and the steps a job runs itself (the downloads of a project update) use it alike."""
+    from siisurit.jobs.subject import job_project_code, job_project_code_query
+
+    reading = job_project_code_query(project_of) if project_of else None
+    with job_log_context(job_id=job_id), job_lock(lock, job_id=job_id, reading=reading) as project:
+        if reading is not None and project is None:  # no lock, or rows the lock's session cannot see (uncommitted)
+            project = job_project_code(project_of)
+        with job_log_context(project=project):
+            yield
 
 
 @cache
@@ -137,19 +144,12 @@ def job_execute(name: str, kwargs: dict[str, Any], *, job_id: str, progress: Pro
     started = time.monotonic()
     token = _job_started.set(started) if _job_started.get() is None else None
     try:
-        with job_context(job.lock_name(kwargs), job_id=job_id, project=job_project_label(kwargs)):
+        with job_context(job.lock_name(kwargs), job_id=job_id, project_of=kwargs):
             summary = job.service(**call_kwargs) or {}
     finally:
         if token is not None:
             _job_started.reset(token)
     return summary_compact({"job": name, **summary, "duration_seconds": round(time.monotonic() - started, 3)})
-
-
-def job_project_label(kwargs: dict[str, Any]) -> str | None:
-    """`org/project` for log lines of a job on a project or tracker; None if the job is not about one."""
-    from siisurit.jobs.subject import job_project_code
-
-    return job_project_code(kwargs)
 
 
 # --- Runners: how a command starts a job and waits for it ------------------------------------------------------

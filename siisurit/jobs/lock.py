@@ -21,14 +21,18 @@ from __future__ import annotations
 import hashlib
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import Any
 
 import psycopg
 from django.db import connections
 
 from siisurit.errors import AlreadyRunningError
+
+#: A query of one value (SQL with %s placeholders, its parameters) a job reads with its lock, in the same round trip.
+Reading = tuple[str, Sequence[Any]]
 
 APPLICATION_NAME_PREFIX = "siisurit job "
 #: The `application_name` of a kept lock session between jobs (it holds no lock then).
@@ -68,10 +72,16 @@ class _Session:
         connection = psycopg.connect(**kwargs, application_name=_application_name(job_id))
         return cls(connection, kwargs, time.monotonic() + max_age)
 
-    def try_lock(self, key: int, job_id: str) -> bool:
-        """Name the session after the job and try the lock, in one round trip."""
+    def try_lock(self, key: int, job_id: str, reading: Reading | None = None) -> tuple[bool, Any]:
+        """Name the session after the job, try the lock and read `reading`, in one round trip: whether it got the
+        lock, and the value read (None without `reading`)."""
         statement = "select set_config('application_name', %s, false), pg_try_advisory_lock(%s)"
-        return self.connection.execute(statement, (_application_name(job_id), key)).fetchone()[1]
+        params: list[Any] = [_application_name(job_id), key]
+        if reading is not None:
+            statement += f", ({reading[0]})"
+            params += reading[1]
+        row = self.connection.execute(statement, params).fetchone()
+        return row[1], (row[2] if reading is not None else None)
 
     def release(self, key: int | None) -> bool:
         """Release the lock (if `key`) and rename the session idle; whether it may be kept (else close it)."""
@@ -123,41 +133,44 @@ def _application_name(job_id: str) -> str:
     return f"{APPLICATION_NAME_PREFIX}{job_id}"[:63]
 
 
-def _locked_session(key: int, job_id: str) -> tuple[_Session, bool]:
-    """A session (kept or new) and whether it got the lock; a kept session that died is replaced by a new one."""
+def _locked_session(key: int, job_id: str, reading: Reading | None) -> tuple[_Session, bool, Any]:
+    """A session (kept or new), whether it got the lock and the value read; a kept session that died is replaced by
+    a new one."""
     kwargs = _connection_kwargs()
     session = _kept_sessions.take(kwargs)
     if session is not None:
         try:
-            return session, session.try_lock(key, job_id)
+            return session, *session.try_lock(key, job_id, reading)
         except (psycopg.OperationalError, psycopg.InterfaceError):  # the server restarted or ended the idle session
             session.connection.close()
     session = _Session.open(kwargs, job_id)
     try:
-        return session, session.try_lock(key, job_id)
+        return session, *session.try_lock(key, job_id, reading)
     except BaseException:
         session.connection.close()
         raise
 
 
 @contextmanager
-def job_lock(name: str | None, *, job_id: str) -> Iterator[None]:
+def job_lock(name: str | None, *, job_id: str, reading: Reading | None = None) -> Iterator[Any]:
     """Hold the lock `name` for the block, or raise AlreadyRunningError naming the holder's job id.
 
-    `None` means the job needs no lock. Never waits: the second run fails fast and is not retried.
+    `None` means the job needs no lock. Never waits: the second run fails fast and is not retried. The block gets
+    the value of `reading`, read in the lock's round trip (None without `reading` or without a lock: the caller
+    reads it itself then).
     """
     if name is None:
-        yield
+        yield None
         return
     key = lock_key(name)
-    session, acquired = _locked_session(key, job_id)
+    session, acquired, value = _locked_session(key, job_id, reading)
     try:
         if not acquired:
             holder = lock_holder(session.connection, key)
             kind, _, target = name.partition(":")
             subject = f"{kind} for {target}" if target else kind
             raise AlreadyRunningError(f"{subject} is already running (job id {holder or 'unknown'})", holder=holder)
-        yield
+        yield value
     finally:
         kept = False
         try:
