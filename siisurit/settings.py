@@ -97,7 +97,16 @@ DATABASES = {
         # Persistent connections with a health check: long-lived workers reuse a connection and drop a dead one.
         "CONN_MAX_AGE": ENV.int("SII_POSTGRES_CONN_MAX_AGE", 60, minimum=0),
         "CONN_HEALTH_CHECKS": True,
-        "OPTIONS": {"connect_timeout": 10},
+        # Parameters go to the server apart from the statement, and a statement run 5 times on a connection is
+        # prepared: PostgreSQL parses and plans it once per connection instead of every time (a download that finds
+        # nothing new runs a handful of statements, each planned anew; with client-side binding Python also quoted
+        # every parameter into the text). Off (`false`) behind a connection pooler in transaction mode that does not
+        # keep prepared statements (PgBouncer before 1.21, or without max_prepared_statements).
+        "OPTIONS": {
+            "connect_timeout": 10,
+            "server_side_binding": True,
+            "prepare_threshold": 5 if ENV.bool("SII_POSTGRES_PREPARED_STATEMENTS", True) else None,
+        },
     }
 }
 SII_POSTGRES_REPORT_USERNAME = ENV.str("SII_POSTGRES_REPORT_USERNAME")

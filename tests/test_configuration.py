@@ -197,3 +197,15 @@ def test_admin_password_reset_mail_goes_out_through_the_configured_smtp_server(m
     text = message.content.decode()
     assert "Subject: Password reset on testserver" in text
     assert "http://testserver/reset/" in text
+
+
+@pytest.mark.parametrize(("value", "threshold"), [("", 5), ("true", 5), ("false", None)])
+def test_prepared_statements_are_on_unless_switched_off_for_a_pooler(value, threshold):
+    command = "import json; from django.conf import settings as s; print(json.dumps(s.DATABASES['default']['OPTIONS']))"
+    result = _manage("shell", "-v0", "-c", command, SII_POSTGRES_PREPARED_STATEMENTS=value)
+    assert result.returncode == 0, result.stderr
+
+    options = json.loads(result.stdout)
+
+    assert options["server_side_binding"] is True
+    assert options["prepare_threshold"] == threshold
