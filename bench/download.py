@@ -27,7 +27,10 @@ measures:
   speedup ≥ 1.7). CPU columns: seconds of CPU used by the worker processes and by the whole machine (all cores;
   steal: what the hypervisor gave other guests) during the scenario, and per tracker by the fan-out's own processes
   (workers, sandbox, this process and the embedded PostgreSQL and Redis servers: what other work on the machine does
-  not change); a scenario cannot run faster than the busiest resource allows.
+  not change); a scenario cannot run faster than the busiest resource allows. Last in each configuration, the
+  ceiling: the same fan-out of jobs that only wait --latency-ms under the tracker's lock (bench/fan_out_ceiling.py,
+  loaded into the workers with `--include`), its speedup printed without a goal: the most the update of unchanged
+  trackers can reach on the machine at that moment, the queue's own cost per job included.
   The last line gives the load average before and after: other work on the machine takes CPU from the scenarios.
 
 Servers: the project's configuration, as for every command (the embedded servers in `local`, the configured ones
@@ -77,6 +80,9 @@ FAN_OUT_GOALS = {1: 6.4, 3: 1.7}
 #: The fan-out's jobs go to a queue of this run only: on configured servers the project's workers must not take
 #: them, nor the benchmark's workers the project's jobs.
 FAN_OUT_QUEUE = f"bench-download-{uuid.uuid4().hex[:8]}"
+DOWNLOAD_TASK = "tasks.download.download_tracker"
+#: bench/fan_out_ceiling.py (not imported here: only the workers load it, by `--include`).
+CEILING_TASK = "bench.fan_out_ceiling.fan_out_ceiling"
 PAGE_CACHE_MEGABYTES = 1024
 
 
@@ -499,7 +505,7 @@ class Workers:
         for name, concurrency in zip(self.names, concurrencies, strict=True):
             command = [sys.executable, "-m", "celery", "-A", "workers", "worker", "-Q", FAN_OUT_QUEUE, "-c",
                        str(concurrency), "--pool", "prefork", "-n", name, "--without-mingle", "--without-gossip",
-                       "--loglevel", "WARNING"]  # fmt: skip
+                       "--loglevel", "WARNING", "--include", "bench.fan_out_ceiling"]  # fmt: skip
             self.processes.append(
                 subprocess.Popen(command, cwd=REPOSITORY, start_new_session=True, stdout=subprocess.DEVNULL)
             )
@@ -528,8 +534,8 @@ class Workers:
                 process.wait()
 
 
-def _jobs_run(app, trackers: list, **options) -> list[dict]:
-    """Send one `download_tracker` job per tracker to the fan-out's queue; their summaries once all are done.
+def _jobs_run(app, trackers: list, task: str = DOWNLOAD_TASK, **options) -> list[dict]:
+    """Send one job of `task` per tracker to the fan-out's queue; their summaries once all are done.
 
     The summaries are read as the result backend publishes them, on one subscription to every job's channel made
     before the jobs are sent (what `AsyncResult.get` waits for, job by job, with a subscription, a read of the stored
@@ -564,7 +570,7 @@ def _jobs_run(app, trackers: list, **options) -> list[dict]:
         with mock.patch.object(backend, "on_task_call", lambda producer, task_id: None):
             for task_id, tracker in zip(task_ids, trackers, strict=True):
                 app.send_task(
-                    "tasks.download.download_tracker",
+                    task,
                     kwargs={"tracker_id": str(tracker.id), **options},
                     queue=FAN_OUT_QUEUE,
                     task_id=task_id,
@@ -600,7 +606,7 @@ def _fan_out_queue_delete() -> None:
         bound.delete()
 
 
-def _scenario_run(workers, sandbox, trackers: list, options: dict, repeats: int, servers: list[int]):
+def _scenario_run(workers, sandbox, trackers: list, task: str, options: dict, repeats: int, servers: list[int]):
     """Run one fan-out scenario `repeats` times: the median seconds, the last run's summaries, and a note on the
     runs and the CPU they used (per run and per tracker)."""
     own_groups = [*workers.group_ids, sandbox.process.pid]
@@ -615,7 +621,7 @@ def _scenario_run(workers, sandbox, trackers: list, options: dict, repeats: int,
     runs = []
     for _ in range(repeats):
         started = time.monotonic()
-        summaries = _jobs_run(workers.app, trackers, **options)
+        summaries = _jobs_run(workers.app, trackers, task, **options)
         runs.append(time.monotonic() - started)
     used = {name: (meter() - before[name]) / repeats for name, meter in meters.items()}  # per run
     cores = os.cpu_count() or 1
@@ -645,11 +651,15 @@ def _fan_out(arguments, organization, table: Table) -> None:
     # The update of unchanged trackers takes about a second at 8 slots: one run is at the mercy of whatever else the
     # machine (and PostgreSQL, still vacuuming the first download's rows) does in that second, so it runs
     # --repeats times and the median counts. The trackers stay unchanged, so every repetition does the same work.
+    # The ceiling: jobs that only wait for as long as one answer takes (bench/fan_out_ceiling.py), fanned out like the
+    # update of unchanged trackers; no goal, it says what the queue itself allows on the machine at that moment.
     scenarios = (
-        ("first download", {"full": True}, 1),
-        ("update, unchanged", {}, arguments.repeats),
-        ("full re-check", {"full": True}, 1),
-    )
+        ("first download", DOWNLOAD_TASK, {"full": True}, 1),
+        ("update, unchanged", DOWNLOAD_TASK, {}, arguments.repeats),
+        ("full re-check", DOWNLOAD_TASK, {"full": True}, 1),
+        (f"ceiling (jobs that only wait {arguments.latency_ms} ms)", CEILING_TASK, {"sleep_ms": arguments.latency_ms},
+         arguments.repeats),
+    )  # fmt: skip
     durations: dict[tuple[str, str], float] = {}
     servers = _server_pids()
     try:
@@ -666,14 +676,20 @@ def _fan_out(arguments, organization, table: Table) -> None:
             try:
                 # Not timed: every pool process imports and connects once, as long-running workers did long ago.
                 _jobs_run(workers.app, warm_up[: 2 * sum(concurrencies)], full=True)
-                for scenario, options, repeats in scenarios:
-                    seconds, summaries, note = _scenario_run(workers, sandbox, trackers, options, repeats, servers)
+                for scenario, task, options, repeats in scenarios:
+                    seconds, summaries, note = _scenario_run(
+                        workers, sandbox, trackers, task, options, repeats, servers
+                    )
                     durations[label, scenario] = seconds
                     if number in (1, 3):
                         previous = configurations[number - 1][0]
                         speedup = durations[previous, scenario] / seconds
                         goal = FAN_OUT_GOALS[number]
-                        note = f"speedup vs {previous} {_verdict(speedup, f'≥ {goal}', speedup >= goal)}; {note}"
+                        if task == CEILING_TASK:
+                            verdict = f"{speedup:.2f} (no goal: the most the update can reach here now)"
+                        else:
+                            verdict = _verdict(speedup, f"≥ {goal}", speedup >= goal)
+                        note = f"speedup vs {previous} {verdict}; {note}"
                     table.add(
                         f"fan-out {scenario}, {label}",
                         f"{len(trackers)} trackers",
