@@ -81,8 +81,6 @@ FAN_OUT_GOALS = {1: 6.4, 3: 1.7}
 #: them, nor the benchmark's workers the project's jobs.
 FAN_OUT_QUEUE = f"bench-download-{uuid.uuid4().hex[:8]}"
 DOWNLOAD_TASK = "tasks.download.download_tracker"
-#: bench/fan_out_ceiling.py (not imported here: only the workers load it, by `--include`).
-CEILING_TASK = "bench.fan_out_ceiling.fan_out_ceiling"
 PAGE_CACHE_MEGABYTES = 1024
 
 
@@ -637,6 +635,7 @@ def _scenario_run(workers, sandbox, trackers: list, task: str, options: dict, re
 
 
 def _fan_out(arguments, organization, table: Table) -> None:
+    from bench.fan_out_ceiling import TASK_NAME as CEILING_TASK  # the workers load the task by `--include`
     from siisurit.models import Project
 
     sandbox = SandboxCommand(
