@@ -29,8 +29,9 @@ measures:
   (workers, sandbox, this process and the embedded PostgreSQL and Redis servers: what other work on the machine does
   not change); a scenario cannot run faster than the busiest resource allows. Last in each configuration, the
   ceiling: the same fan-out of jobs that only wait --latency-ms under the tracker's lock (bench/fan_out_ceiling.py,
-  loaded into the workers with `--include`), its speedup printed without a goal: the most the update of unchanged
-  trackers can reach on the machine at that moment, the queue's own cost per job included.
+  loaded into the workers with `--include`), run --repeats times like the update, its speedup printed without a goal:
+  the most the update of unchanged trackers can reach on the machine at that moment, the queue's own cost per job
+  included.
   The last line gives the load average before and after: other work on the machine takes CPU from the scenarios.
 
 Servers: the project's configuration, as for every command (the embedded servers in `local`, the configured ones
@@ -721,7 +722,9 @@ def main() -> None:
     parser.add_argument("--fanout-tasks", type=int, default=1000, help="issues of each fan-out GitHub tracker")
     parser.add_argument("--fanout-entries", type=int, default=2000, help="entries of each fan-out Kimai tracker")
     parser.add_argument("--latency-ms", type=int, default=50, help="delay of every sandbox answer in the fan-out")
-    parser.add_argument("--repeats", type=int, default=5, help="runs of the fan-out's update of unchanged trackers")
+    parser.add_argument(
+        "--repeats", type=int, default=5, help="runs of the fan-out's update of unchanged trackers and of its ceiling"
+    )
     parser.add_argument("--slots", type=int, default=8, help="worker concurrency compared with 1")
     parser.add_argument("--process-slots", type=int, default=4, help="concurrency of each of two worker processes")
     parser.add_argument("--skip-big", action="store_true", help="only the fan-out")
