@@ -44,7 +44,11 @@ if _INVALID_FERNET_KEYS:
         f"SII_FERNET_KEYS: key number {', '.join(_INVALID_FERNET_KEYS)} (of {len(SII_FERNET_KEYS)}) is not a valid "
         f"Fernet key (32 url-safe base64-encoded bytes); make one with: {FERNET_KEY_COMMAND}"
     )
-DEBUG = IS_LOCAL
+# Django's debug mode: error pages with tracebacks and settings, and every SQL statement rendered and kept by the
+# connection (a tenth of a worker's CPU for a download that finds nothing new). Never in production.
+DEBUG = ENV.bool("SII_DEBUG", IS_LOCAL)
+if DEBUG and IS_PRODUCTION:
+    raise ConfigurationError("SII_DEBUG must not be true in production: error pages would show settings and code")
 _LOOPBACK_HOSTS = ["localhost", "127.0.0.1", "[::1]"]
 # Loopback names always: the container health check asks http://127.0.0.1:8000/healthz.
 ALLOWED_HOSTS = [*ENV.list("SII_ALLOWED_HOSTS"), *_LOOPBACK_HOSTS]

@@ -209,3 +209,30 @@ def test_prepared_statements_are_on_unless_switched_off_for_a_pooler(value, thre
 
     assert options["server_side_binding"] is True
     assert options["prepare_threshold"] == threshold
+
+
+@pytest.mark.parametrize(
+    ("environment", "value", "debug"),
+    [("local", "", True), ("local", "false", False), ("ci", "", False), ("ci", "true", True), ("stage", "", False)],
+)
+def test_debug_mode_is_on_locally_unless_switched_off_and_off_elsewhere_unless_switched_on(environment, value, debug):
+    command = "from django.conf import settings as s; print(s.DEBUG)"
+    result = _manage("shell", "-v0", "-c", command, SII_ENVIRONMENT=environment, SII_DEBUG=value)
+    assert result.returncode == 0, result.stderr
+
+    assert result.stdout.strip() == str(debug)
+
+
+def test_debug_mode_is_refused_in_production_in_one_line():
+    result = _manage(
+        "check",
+        SII_ENVIRONMENT="production",
+        SII_DEBUG="true",
+        SII_SECRET_KEY="x" * 60,
+        SII_FERNET_KEYS="c2lpc3VyaXQtZGV2ZWxvcG1lbnQtb25seS1rZXktMDE=",
+        SII_POSTGRES_PASSWORD="x",
+    )
+
+    assert result.returncode == 2
+    assert result.stderr.count("\n") == 1, result.stderr
+    assert result.stderr.startswith("Configuration error: SII_DEBUG must not be true in production")
