@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gc
 import itertools
+import json
 import threading
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -17,7 +18,7 @@ from sandbox import SandboxTrackers
 from siisurit.connectors import github
 from siisurit.connectors.records import TaskRecord, WorkRecord
 from siisurit.downloads import service
-from siisurit.downloads.cache import DownloadCache, download_cache_client
+from siisurit.downloads.cache import DownloadCache, download_cache_client, download_key
 from siisurit.downloads.service import tracker_download
 from siisurit.downloads.upsert import tracker_tasks_upsert, tracker_work_entries_upsert
 from siisurit.downloads.user_mapping import user_resolver_for_tracker
@@ -442,6 +443,37 @@ def test_a_complete_recheck_that_finds_nothing_new_keeps_the_cursor_for_the_upda
     assert tracker.download_state["cursor"] == cursor
     update = tracker_download(tracker_id=str(tracker.id))
     assert update["full"] is False and update["requests"] == 1  # only what changed, not every page again
+
+
+def test_a_download_that_finds_nothing_new_leaves_the_cache_state_alone(sandbox):
+    tracker = _github(sandbox)
+    tracker_download(tracker_id=str(tracker.id))
+    tracker_download(tracker_id=str(tracker.id))  # the first update asks with its cursor: a new page to remember
+    client = download_cache_client()
+    key = download_key(str(tracker.id), "state")
+    state = client.get(key)
+    client.expire(key, 1000)  # a state written again would live 30 days again
+
+    update = tracker_download(tracker_id=str(tracker.id))
+
+    assert update["requests"] == update["not_modified"] == 1
+    assert client.get(key) == state and 0 < client.ttl(key) <= 1000
+    recheck = tracker_download(tracker_id=str(tracker.id), full=True)  # moves `full_at` on: written
+    assert recheck["full"] is True and client.ttl(key) > 1000
+
+
+def test_a_download_whose_cursor_moves_writes_the_cache_state(sandbox):
+    tracker = _kimai(sandbox)  # Kimai's cursor is the time the download started
+    tracker_download(tracker_id=str(tracker.id))
+    client = download_cache_client()
+    key = download_key(str(tracker.id), "state")
+    client.expire(key, 1000)
+
+    tracker_download(tracker_id=str(tracker.id))
+
+    tracker.refresh_from_db()
+    assert client.ttl(key) > 1000
+    assert json.loads(client.get(key))["cursor"] == tracker.download_state["cursor"]
 
 
 _EMPTY_CHECK = "SELECT NOT EXISTS (SELECT FROM siisurit_task"

@@ -522,6 +522,10 @@ def _download_finish(download: _Download, connector: Connector, unremembered_pag
     for name, value in outcome.items():
         setattr(tracker, name, value)
     model_fields_update(tracker, ["download_state", "last_downloaded_at", *outcome])
-    download.cache.store_pages(unremembered_pages, state=cache_state)
+    # A download that found nothing new leaves the cache's state as it found it: not writing it again saves a round
+    # trip. Its time to live (30 days) is renewed at least daily all the same, by the complete download that moves
+    # `full_at` on (FULL_DOWNLOAD_INTERVAL).
+    if unremembered_pages or cache_state != download.cache_state:
+        download.cache.store_pages(unremembered_pages, state=cache_state)
     _log.info("downloaded %s: %s", tracker.name, summary)
     return summary
