@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 import pytest
 
 from siisurit.models import DownloadOutcome, Project, Tracker
-from siisurit.models.by_primary_key import model_fields_update, model_get_by_pk
+from siisurit.models.by_primary_key import model_fields_update, model_get_by_pk, model_get_by_pk_with
 from siisurit.secrets import Secret
 from tests.factories import make_organization, make_tracker, make_user_mapping
 
@@ -44,6 +44,22 @@ def test_a_tracker_loads_as_the_orm_loads_it():
 def test_a_missing_tracker_is_does_not_exist():
     with pytest.raises(Tracker.DoesNotExist):
         model_get_by_pk(Tracker, uuid.uuid4())
+    with pytest.raises(Tracker.DoesNotExist):
+        model_get_by_pk_with(Tracker, uuid.uuid4(), "select 1")
+
+
+@pytest.mark.django_db
+def test_a_value_read_with_the_row_may_name_its_columns():
+    tracker = make_tracker(name="first", api_token="tok-secret")
+    make_tracker(tracker.project, name="second")
+    siblings = 'select count(*) from siisurit_tracker other where other.project_id = "siisurit_tracker"."project_id"'
+
+    loaded, count = model_get_by_pk_with(Tracker, tracker.id, siblings)
+    _, name = model_get_by_pk_with(Tracker, tracker.id, '"siisurit_tracker"."name" || \' and more\'')
+
+    assert _concrete_values(loaded) == _concrete_values(model_get_by_pk(Tracker, tracker.id))
+    assert loaded.api_token.reveal() == "tok-secret"  # converters apply to the row's columns, not the value
+    assert count == 2 and name == "first and more"
 
 
 @pytest.mark.django_db

@@ -55,7 +55,27 @@ def _select(model: type[Model], using: str) -> _Select:
 
 def model_get_by_pk(model: type[ModelT], pk: Any, *, using: str = DEFAULT_DB_ALIAS) -> ModelT:
     """`model.objects.get(pk=pk)`: the instance with every concrete field loaded, or `model.DoesNotExist`."""
+    return _row_by_pk(model, pk, using, None)[0]
+
+
+def model_get_by_pk_with(
+    model: type[ModelT], pk: Any, value_sql: str, *, using: str = DEFAULT_DB_ALIAS
+) -> tuple[ModelT, Any]:
+    """`model_get_by_pk` and the value of `value_sql`, read in the same statement: an SQL expression without
+    parameters (a subquery may name the row's columns as `"<table>"."<column>"`), as psycopg loads it."""
+    return _row_by_pk(model, pk, using, value_sql)
+
+
+@cache
+def _select_with(model: type[Model], using: str, value_sql: str) -> _Select:
     select = _select(model, using)
+    if select.sql.count(" FROM ") != 1:
+        raise ValueError(f"unexpected query by primary key of {model.__name__}: {select.sql}")
+    return _Select(select.sql.replace(" FROM ", f", ({value_sql}) FROM ", 1), select.attnames, select.converters)
+
+
+def _row_by_pk(model: type[ModelT], pk: Any, using: str, value_sql: str | None) -> tuple[ModelT, Any]:
+    select = _select(model, using) if value_sql is None else _select_with(model, using, value_sql)
     connection = connections[using]
     pk_value = model._meta.pk.get_db_prep_value(pk, connection)
     with connection.cursor() as cursor:
@@ -63,11 +83,12 @@ def model_get_by_pk(model: type[ModelT], pk: Any, *, using: str = DEFAULT_DB_ALI
         row = cursor.fetchone()
     if row is None:
         raise model.DoesNotExist(f"{model._meta.object_name} matching query does not exist.")
-    values = list(row)
+    values = list(row[: len(select.attnames)])
     for index, functions, expression in select.converters:
         for function in functions:
             values[index] = function(values[index], expression, connection)
-    return model.from_db(using, select.attnames, values)
+    value = row[len(select.attnames)] if value_sql is not None else None
+    return model.from_db(using, select.attnames, values), value
 
 
 @cache
