@@ -22,7 +22,8 @@ measures:
   process; `celery -A workers worker -Q <queue> -c C` processes (prefork) take --fanout-trackers
   `download_tracker` jobs (half GitHub, half Kimai) sent to that queue, timed until all results are in:
   first download, update of unchanged trackers (incremental), and a complete re-check (`full=True`, GitHub pages
-  answer 304); the update, about a second at 8 slots, runs --repeats times and its median counts. 1 slot versus
+  answer 304); the update, about a second at 8 slots, runs --repeats times and its median counts; each scenario
+  starts from a settled database (`_settle`, as the big trackers' rounds). 1 slot versus
   --slots slots (goal speedup ≥ 6.4), and two worker processes versus one (--process-slots slots each; goal
   speedup ≥ 1.7). CPU columns: seconds of CPU used by the worker processes and by the whole machine (all cores;
   steal: what the hypervisor gave other guests) during the scenario, and per tracker by the fan-out's own processes
@@ -649,8 +650,8 @@ def _fan_out(arguments, organization, table: Table) -> None:
         (f"2 processes x {arguments.process_slots}", [arguments.process_slots] * 2),
     )
     # The update of unchanged trackers takes about a second at 8 slots: one run is at the mercy of whatever else the
-    # machine (and PostgreSQL, still vacuuming the first download's rows) does in that second, so it runs
-    # --repeats times and the median counts. The trackers stay unchanged, so every repetition does the same work.
+    # machine does in that second, so it runs --repeats times and the median counts. The trackers stay unchanged, so
+    # every repetition does the same work.
     # The ceiling: jobs that only wait for as long as one answer takes (bench/fan_out_ceiling.py), fanned out like the
     # update of unchanged trackers; no goal, it says what the queue itself allows on the machine at that moment.
     scenarios = (
@@ -677,6 +678,10 @@ def _fan_out(arguments, organization, table: Table) -> None:
                 # Not timed: every pool process imports and connects once, as long-running workers did long ago.
                 _jobs_run(workers.app, warm_up[: 2 * sum(concurrencies)], full=True)
                 for scenario, task, options, repeats in scenarios:
+                    # From a settled database, as the big trackers' rounds: autovacuum would otherwise work through
+                    # the first download's rows during the update's runs, on the fan-out's own CPU (the embedded
+                    # server's).
+                    _settle()
                     seconds, summaries, note = _scenario_run(
                         workers, sandbox, trackers, task, options, repeats, servers
                     )
