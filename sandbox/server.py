@@ -101,7 +101,8 @@ class _Handler(BaseHTTPRequestHandler):
             super().finish()
 
     def log_message(self, format: str, *args: object) -> None:
-        _log.debug("%s %s", self.server.kind, format % args)
+        if _log.isEnabledFor(logging.DEBUG):  # every answer logs a line: formatted only when it is shown
+            _log.debug("%s %s", self.server.kind, format % args)
 
     def do_GET(self) -> None:
         self._serve()

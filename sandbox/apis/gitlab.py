@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from sandbox.apis.base import BaseApi, bearer_token, page_link
+from sandbox.apis.base import BaseApi, bearer_token, page_links
 from sandbox.messages import Request, Response
 from sandbox.people import SandboxUser
 from sandbox.store import LazyStore
@@ -142,16 +142,16 @@ class GitlabApi(BaseApi):
             ("x-next-page", str(page + 1) if page < total_pages else ""),
             ("x-prev-page", str(page - 1) if page > 1 else ""),
         ]
-        links = []
+        pages = []
         if page > 1:
-            links.append(f'<{page_link(request, "page", page - 1)}>; rel="prev"')
+            pages.append(("prev", page - 1))
         if page < total_pages:
-            links.append(f'<{page_link(request, "page", page + 1)}>; rel="next"')
-        links.append(f'<{page_link(request, "page", 1)}>; rel="first"')
+            pages.append(("next", page + 1))
+        pages.append(("first", 1))
         if total <= COUNT_LIMIT:
             headers += [("x-total", str(total)), ("x-total-pages", str(total_pages))]
-            links.append(f'<{page_link(request, "page", total_pages)}>; rel="last"')
-        headers.append(("Link", ", ".join(links)))
+            pages.append(("last", total_pages))
+        headers.append(("Link", page_links(request, "page", pages)))
         cache_key = (store.version, key, tuple(sorted(iids)), per_page, page, request.base_url)
 
         def make() -> bytes:
