@@ -21,7 +21,7 @@ from siisurit.downloads import service
 from siisurit.downloads.cache import DownloadCache, download_cache_client, download_key
 from siisurit.downloads.service import tracker_download
 from siisurit.downloads.upsert import tracker_tasks_upsert, tracker_work_entries_upsert
-from siisurit.downloads.user_mapping import TRACKER_MEMBERS_SQL, tracker_members, user_resolver_for_tracker
+from siisurit.downloads.user_mapping import TRACKER_MEMBERS_SQL, members_of, user_resolver_for_tracker
 from siisurit.models import MatchOn, Task, TaskAssignee, Tracker, WorkEntry
 from siisurit.models.by_primary_key import model_get_by_pk_with
 from tests.factories import (
@@ -108,10 +108,10 @@ def test_members_read_with_the_tracker_resolve_as_the_members_query_does(organiz
     make_tracker(make_project(make_organization()))  # members of another organization stay out
 
     loaded, members = model_get_by_pk_with(Tracker, str(tracker.id), TRACKER_MEMBERS_SQL)
-    with_tracker = user_resolver_for_tracker(tracker=loaded, members=tracker_members(members))
+    with_tracker = user_resolver_for_tracker(tracker=loaded, members=members_of(members))
     on_its_own = user_resolver_for_tracker(tracker=tracker)
 
-    assert [member[:3] for member in tracker_members(members)] == [
+    assert [member[:3] for member in members_of(members)] == [
         (user.email, user.username, user.id) for user in (users["alice"], users["bob"], users["default"])
     ]
     assert with_tracker == on_its_own and with_tracker.fingerprint == on_its_own.fingerprint
@@ -123,7 +123,7 @@ def test_a_tracker_of_an_organization_without_members_reads_no_members():
 
     _, members = model_get_by_pk_with(Tracker, str(tracker.id), TRACKER_MEMBERS_SQL)
 
-    assert tracker_members(members) == []
+    assert members_of(members) == []
 
 
 # --- upserts ---------------------------------------------------------------------------------------------------------

@@ -164,9 +164,8 @@ class GithubApi(BaseApi):
             items = [self._issue(self.store.get(index), request, api_base, with_assignee) for index in chunk]
             return json.dumps(items, separators=(",", ":")).encode()
 
-        # The links only go with a page sent (a 304 has none).
-        links = lambda: self._link_headers(request, page, last)  # noqa: E731
-        return self._conditional(request, self.page_cache.get_or_make(key, make), links)
+        body = self.page_cache.get_or_make(key, make)
+        return self._conditional(request, body, lambda: self._link_headers(request, page, last))
 
     def list_issues_by_repository_id(self, request: Request, repository_id: str) -> Response:
         """Where GitHub's `Link` header points: the repository by id, not by name."""
@@ -184,7 +183,7 @@ class GithubApi(BaseApi):
         if record is None:
             return self.error(410, "This issue was deleted")
         issue = self._issue(record, request, self._api_base(request), True)
-        return self._conditional(request, json.dumps(issue).encode(), [])
+        return self._conditional(request, json.dumps(issue).encode())
 
     def get_repository(self, request: Request, owner: str, repository: str) -> Response:
         if not self._is_repository(owner, repository):
@@ -203,7 +202,7 @@ class GithubApi(BaseApi):
             "open_issues_count": len(self._select("open", None, "created", "desc")),
             "default_branch": "main",
         }
-        return self._conditional(request, json.dumps(body).encode(), [])
+        return self._conditional(request, json.dumps(body).encode())
 
     def get_user(self, request: Request) -> Response:
         return self._conditional(
@@ -211,7 +210,6 @@ class GithubApi(BaseApi):
             json.dumps(
                 self._user(self.owner, request) | {"name": self.owner.full_name, "email": self.owner.email}
             ).encode(),
-            [],
         )
 
     def get_rate_limit(self, request: Request) -> Response:
@@ -249,9 +247,10 @@ class GithubApi(BaseApi):
         return sorted(selection, key=lambda index: (self.store.get(index).comments, index), reverse=direction == "desc")
 
     def _conditional(
-        self, request: Request, body: bytes, headers: list[tuple[str, str]] | Callable[[], list[tuple[str, str]]]
+        self, request: Request, body: bytes, headers: Callable[[], list[tuple[str, str]]] = list
     ) -> Response:
-        """ETag handling: a matching If-None-Match answers 304 without counting against the rate limit."""
+        """ETag handling: a matching If-None-Match answers 304 without counting against the rate limit; `headers`
+        gives the page's own headers, only when it is sent."""
         etag = _weak_etag(body)
         wanted = request.header("If-None-Match")
         if wanted is not None and (wanted.strip() == "*" or etag in [tag.strip() for tag in wanted.split(",")]):
@@ -264,7 +263,7 @@ class GithubApi(BaseApi):
             [
                 ("ETag", etag),
                 ("Cache-Control", "private, max-age=60, s-maxage=60"),
-                *(headers() if callable(headers) else headers),
+                *headers(),
                 *self.rate_limit.headers(),
             ],
         )

@@ -45,7 +45,7 @@ from siisurit.downloads.upsert import (
 from siisurit.downloads.user_mapping import (
     TRACKER_MEMBERS_SQL,
     UserResolver,
-    tracker_members,
+    members_of,
     user_resolver_for_tracker,
 )
 from siisurit.errors import DeadlineError, PermanentError, SiisuritError
@@ -295,7 +295,7 @@ def _download_prepare(*, tracker_id: str, full: bool) -> _Download:
     # planned again).
     tracker, members = model_get_by_pk_with(Tracker, tracker_id, TRACKER_MEMBERS_SQL)
     connector_type = connector_class(tracker.api_kind)
-    resolver = user_resolver_for_tracker(tracker=tracker, members=tracker_members(members))
+    resolver = user_resolver_for_tracker(tracker=tracker, members=members_of(members))
     cache = DownloadCache(download_cache_client(), str(tracker.id))
     cache_state = cache.state()
     if not _valid_cache_state(cache_state, tracker, resolver.fingerprint):

@@ -44,40 +44,36 @@ class UserResolver:
         return hashlib.sha1(content.encode(), usedforsecurity=False).hexdigest()
 
 
-_MEMBERS_QUERY = """
-    select member.email, member.username, member.id, profile.is_default
-    from siisurit_organizationprofile profile join siisurit_user member on member.id = profile.user_id
-    where profile.organization_id = (select organization_id from siisurit_project where id = %s)
-    order by member.date_joined
-"""
-#: The members of a tracker's organization as `_MEMBERS_QUERY` lists them, as one JSON array of
-#: [e-mail, username, user id, is default], read with the tracker's row (`model_get_by_pk_with`).
-TRACKER_MEMBERS_SQL = """
-    select coalesce(json_agg(json_build_array(member.email, member.username, member.id, profile.is_default)
-                             order by member.date_joined), '[]'::json)
-    from siisurit_organizationprofile profile join siisurit_user member on member.id = profile.user_id
-    where profile.organization_id = (select organization_id from siisurit_project
-                                     where id = "siisurit_tracker"."project_id")
-"""
+def _members_sql(project_id: str) -> str:
+    """The members of the organization of the project `project_id` (an SQL expression) as one JSON array of
+    [e-mail, username, user id, is default], oldest first."""
+    return f"""
+        select coalesce(json_agg(json_build_array(member.email, member.username, member.id, profile.is_default)
+                                 order by member.date_joined), '[]'::json)
+        from siisurit_organizationprofile profile join siisurit_user member on member.id = profile.user_id
+        where profile.organization_id = (select organization_id from siisurit_project where id = {project_id})
+    """
+
+
+#: The members of a tracker's organization, read with the tracker's row (`model_get_by_pk_with`); see `members_of`.
+TRACKER_MEMBERS_SQL = _members_sql('"siisurit_tracker"."project_id"')
+_PROJECT_MEMBERS_SQL = _members_sql("%s")
 
 Member = tuple[str, str, UUID, bool]
 
 
-def _members(*, project_id: UUID) -> list[Member]:
-    """(e-mail, username, user id, is default) of the members of the project's organization, oldest first.
-
-    Plain SQL: every download builds a resolver (most map nothing new), and through the ORM this query cost 0.7 ms of
-    CPU (building it, whole user rows), a fifteenth of a download that finds nothing new; now 0.1 ms. By project id,
-    so that the tracker needs no project loaded.
-    """
-    with connection.cursor() as cursor:
-        cursor.execute(_MEMBERS_QUERY, [project_id])
-        return cursor.fetchall()
-
-
-def tracker_members(value: list[list[Any]]) -> list[Member]:
-    """The members as `_members` gives them, from the JSON array `TRACKER_MEMBERS_SQL` reads."""
+def members_of(value: list[list[Any]]) -> list[Member]:
+    """(e-mail, username, user id, is default) of each member, from the JSON array the members' SQL reads."""
     return [(email, username, UUID(user_id), is_default) for email, username, user_id, is_default in value]
+
+
+def _members(*, project_id: UUID) -> list[Member]:
+    """The members of the project's organization (plain SQL: through the ORM this query cost 0.7 ms of CPU, building
+    it and whole user rows, where a download that finds nothing new costs a few). By project id, so that the
+    tracker needs no project loaded."""
+    with connection.cursor() as cursor:
+        cursor.execute(_PROJECT_MEMBERS_SQL, [project_id])
+        return members_of(cursor.fetchone()[0])
 
 
 def user_resolver_for_tracker(*, tracker: Tracker, members: list[Member] | None = None) -> UserResolver:
