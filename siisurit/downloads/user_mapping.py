@@ -69,7 +69,7 @@ def members_of(value: list[list[Any]]) -> list[Member]:
 
 def _members(*, project_id: UUID) -> list[Member]:
     """The members of the project's organization (plain SQL: through the ORM this query cost 0.7 ms of CPU, building
-    it and whole user rows, where a download that finds nothing new costs a few). By project id, so that the
+    it and whole user rows, a sizeable part of a download that finds nothing new). By project id, so that the
     tracker needs no project loaded."""
     with connection.cursor() as cursor:
         cursor.execute(_PROJECT_MEMBERS_SQL, [project_id])
