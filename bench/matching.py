@@ -154,14 +154,16 @@ def generate(*, entry_count: int, task_count: int, seed: int = 42) -> dict[str, 
 
 
 def reset() -> None:
-    """No entry matched, no match state, the work entry table rewritten compactly: the same start for every timed
-    run (a stored match state would make the next match one of pending entries, not a first match)."""
+    """No entry matched, no match state, the work entry table rewritten compactly and written out: the same start
+    for every timed run (a stored match state would make the next match one of pending entries, not a first match;
+    without the checkpoint, the server would still be writing the rewrite's pages out during the run)."""
     from django.db import connection
 
     with connection.cursor() as cursor:
         cursor.execute("TRUNCATE siisurit_workentrymatch, siisurit_workmatchstate")
         cursor.execute("VACUUM ANALYZE siisurit_task")
         cursor.execute("VACUUM FULL ANALYZE siisurit_workentry")
+        cursor.execute("CHECKPOINT")
 
 
 # --- The floor: a bare rewrite of every work entry row ----------------------------------------------------------

@@ -483,6 +483,21 @@ def test_rematch_stamps_entries_a_download_changed_even_if_their_match_stays(pro
     assert (summary["matched"], summary["changed"]) == (2, 0)
 
 
+def test_rematch_decides_entries_downloaded_since_and_leaves_the_others(project, kimai, github):
+    various = make_task(github, code="various", is_declared=True)
+    make_work_match(github, MatchOn.ALWAYS_TO_TASK, [kimai], priority=1, target_task=various)
+    earlier = [make_work_entry(kimai, text=f"earlier {number}") for number in range(4)]
+    _match(project)
+    matched_at = _all_matched_at()
+    later = [make_work_entry(kimai, text=f"later {number}") for number in range(2)]
+
+    summary = _match(project)
+
+    assert (summary["entries"], summary["matched"], summary["changed"]) == (6, 6, 2)
+    assert {entry.id: _matched_at(entry) for entry in earlier} == matched_at
+    assert all(_result(entry)[0] == various.id for entry in later)
+
+
 def test_progress_reports_entries(project, kimai, github):
     various = make_task(github, code="various", is_declared=True)
     make_work_match(github, MatchOn.ALWAYS_TO_TASK, [kimai], target_task=various)

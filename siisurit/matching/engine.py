@@ -171,14 +171,20 @@ def _only_pending(cursor, tracker_id: str, rules: list[str], tasks: str) -> bool
 
 
 def _pending_collect(cursor, tracker_id: str) -> None:
+    """The tracker's pending entries into `PENDING_TABLE` (analyzed).
+
+    Read by `COPY (SELECT ...) TO`, which PostgreSQL may run in parallel (an `INSERT ... SELECT` never does: the
+    anti-join over a million matched entries 0.8 → 0.4 s on 2 cores), and copied back in binary: about 22 bytes per
+    id held here, a few normally, at most the tracker's entries.
+    """
     cursor.execute(f"DELETE FROM {PENDING_TABLE}")
-    cursor.execute(
-        f"""
-        INSERT INTO {PENDING_TABLE}
-        SELECT id FROM {WorkEntry._meta.db_table} AS entry WHERE tracker_id = %s AND {PENDING}
-        """,
-        [tracker_id],
-    )
+    pending = bytearray()
+    select = f"SELECT id FROM {WorkEntry._meta.db_table} AS entry WHERE tracker_id = %s AND {PENDING}"
+    with cursor.copy(f"COPY ({select}) TO STDOUT (FORMAT binary)", [tracker_id]) as copy:
+        for block in copy:
+            pending += block
+    with cursor.copy(f"COPY {PENDING_TABLE} FROM STDIN (FORMAT binary)") as copy:
+        copy.write(pending)
     cursor.execute(f"ANALYZE {PENDING_TABLE}")
 
 
