@@ -68,6 +68,9 @@ class _Builder:
     def task_join(self, task_tracker_id: str, task_field: str, key_sql: str) -> tuple[str, str]:
         """A join of the tasks by `task_field` = `key_sql`: its condition (a task found) and its task id column."""
         alias = f"task_{len(self.joins)}"
+        # DISTINCT ON also keeps the subquery from being flattened into the join. Codes and external ids are unique
+        # per tracker, but without it the planner's choices made a first match of 1,000,000 entries in
+        # bench/matching.py 8.0-8.9 s instead of 6.1-6.9 (the sorts it saves cost about 0.1 s there).
         self.joins.append(
             f"LEFT JOIN (SELECT DISTINCT ON ({task_field}) {task_field} AS key, id FROM {Task._meta.db_table}"
             f" WHERE tracker_id = {self.parameter(task_tracker_id)} AND {task_field} <> ''"
