@@ -14,6 +14,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from siisurit.matching import engine
 from siisurit.matching.explanation import WorkEntryExplainer, explained_work_entries
 from siisurit.matching.service import project_match
 from siisurit.models import ApiKind, MatchOn, Task, WorkEntry, WorkMatch
@@ -162,8 +163,12 @@ def _oracle_matches(project) -> dict[str, tuple[str | None, str | None]]:
     return result
 
 
-@pytest.mark.parametrize(("seed", "entry_count"), [(1, 3000), (2, 600), (3, 600)])
-def test_explanation_agrees_with_the_actual_match_for_every_entry(seed, entry_count):
+@pytest.mark.parametrize(
+    ("seed", "entry_count", "decided_apart"), [(1, 3000, False), (2, 600, False), (3, 600, False), (1, 3000, True)]
+)
+def test_explanation_agrees_with_the_actual_match_for_every_entry(seed, entry_count, decided_apart, monkeypatch):
+    if decided_apart:  # as for large projects: each tracker's rules decided by a (parallel) statement of their own
+        monkeypatch.setattr(engine, "PARALLEL_DECISIONS_FROM", 0)
     project = _generated_project(seed, entry_count)
 
     summary = project_match(project_id=str(project.id))

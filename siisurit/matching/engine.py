@@ -27,10 +27,16 @@ from psycopg.types.json import Jsonb
 from siisurit.jobs import Progress
 from siisurit.matching.project_rules import ProjectRules
 from siisurit.matching.rules import Rule, first_match
-from siisurit.matching.sql_decisions import IS_PENDING, PENDING, PENDING_TABLE, sql_decisions
+from siisurit.matching.sql_decisions import IS_PENDING, PENDING, PENDING_TABLE, SqlDecisions, sql_decisions
 from siisurit.models import Task, WorkEntry, WorkEntryMatch, WorkMatchState
 
 CHUNK_SIZE = 20_000
+# From this many entries in a project, the complete pass over a work tracker is decided by a statement of its own,
+# `CREATE TABLE AS`, which PostgreSQL may run in parallel (a statement that writes never is), before the differences
+# are written from its table: 1,000,000 entries 4.6-5.7 → 3.9-4.7 s on 2 cores. Below it, the extra statement and
+# table cost more than the second core gains (100,000 entries 0.58 → 0.67 s).
+PARALLEL_DECISIONS_FROM = 200_000
+SQL_DECISIONS_TABLE = "siisurit_sql_decisions"
 ANALYZE_AFTER_CHANGES = 10_000
 RESULT_TABLE = "siisurit_match_result"
 # Enough for the decisions of a million entries and the comparison's hash join to stay in memory (this transaction).
@@ -106,6 +112,16 @@ def _write(cursor, decisions: str, params: dict | None, counts: MatchCounts) -> 
     decided, unmatched, changed = cursor.fetchone()
     counts.decided += decided
     counts.changed += unmatched + changed
+
+
+def _write_decided_apart(cursor, decisions: SqlDecisions, counts: MatchCounts) -> None:
+    """Decide into `SQL_DECISIONS_TABLE` by one (parallel) statement, then write the differences from it."""
+    cursor.execute(f"DROP TABLE IF EXISTS {SQL_DECISIONS_TABLE}")
+    create = f"CREATE TEMPORARY TABLE {SQL_DECISIONS_TABLE} ON COMMIT DROP AS {decisions.query}"
+    cursor.execute(create, decisions.params)
+    cursor.execute(f"ANALYZE {SQL_DECISIONS_TABLE}")
+    _write(cursor, f"SELECT id, task_id, work_match_id FROM {SQL_DECISIONS_TABLE}", None, counts)
+    cursor.execute(f"DROP TABLE {SQL_DECISIONS_TABLE}")
 
 
 def _decide_in_python(raw, cursor, rules, tracker_id: str, condition: str, counts: MatchCounts) -> None:
@@ -241,8 +257,11 @@ def _match(raw, cursor, project_rules: ProjectRules, counts: MatchCounts, progre
         only_pending = _only_pending(cursor, tracker_id, rule_fingerprints, tasks)
         if only_pending:
             _pending_collect(cursor, tracker_id)
-        in_sql = sql_decisions(rules, tracker_id, only_pending=only_pending)
-        if in_sql is not None:
+        parallel = not only_pending and total >= PARALLEL_DECISIONS_FROM
+        in_sql = sql_decisions(rules, tracker_id, only_pending=only_pending, parallel=parallel)
+        if in_sql is not None and parallel:
+            _write_decided_apart(cursor, in_sql, counts)
+        elif in_sql is not None:
             _write(cursor, in_sql.query, in_sql.params, counts)
         python_condition = in_sql.python_condition if in_sql is not None else "TRUE"
         if python_condition != "FALSE":

@@ -24,6 +24,9 @@ PENDING = (
 # (one row, always), the rules' joins would be nested loops over all tasks.
 PENDING_TABLE = "siisurit_pending_entries"
 IS_PENDING = f"entry.id IN (SELECT id FROM {PENDING_TABLE})"
+# The entries are chosen first, then the rules decide (only on the chosen ones): a subquery with OFFSET is not
+# flattened into the joins; it is also planned without parallel workers.
+_ENTRIES_FIRST = "OFFSET 0"
 _ENTRY_FIELDS = {"text": "text", "breadcrumb_trail": "breadcrumb_trail", "external_task_id": "external_task_id"}
 
 
@@ -119,7 +122,7 @@ class _Builder:
             if pattern and field != code_field
         ]
 
-    def decisions(self, only_pending: bool) -> SqlDecisions:
+    def decisions(self, only_pending: bool, parallel: bool) -> SqlDecisions:
         # ASCII text: as many bytes as characters (written as an inequality, which the planner estimates sensibly).
         non_ascii = [f"octet_length(entry.{field}) > char_length(entry.{field})" for field in sorted(self.ascii_fields)]
         if self.conditions:
@@ -139,11 +142,10 @@ class _Builder:
             SELECT id, {task} AS task_id, (%(rule_ids)s::uuid[])[winner] AS work_match_id FROM (
                 SELECT {", ".join(["entry.id", *self.task_columns, f"{winner} AS winner"])}
                 FROM (
-                    -- OFFSET 0: the entries are chosen first, then the rules decide (only on the chosen ones)
                     SELECT id, text, breadcrumb_trail{external_key} FROM {WorkEntry._meta.db_table} AS entry
                     WHERE entry.tracker_id = %(work_tracker_id)s {"".join(f" AND NOT {c}" for c in non_ascii)}
                     {f"AND {IS_PENDING}" if only_pending else ""}
-                    OFFSET 0
+                    {"" if parallel else _ENTRIES_FIRST}
                 ) AS entry {" ".join(self.joins)}
             ) AS decided
         """
@@ -151,10 +153,13 @@ class _Builder:
         return SqlDecisions(query=query, params=self.params, python_condition=python_condition)
 
 
-def sql_decisions(rules: Sequence[Rule], work_tracker_id: str, *, only_pending: bool) -> SqlDecisions | None:
+def sql_decisions(
+    rules: Sequence[Rule], work_tracker_id: str, *, only_pending: bool, parallel: bool = False
+) -> SqlDecisions | None:
     """The query deciding the tracker's entries by `rules` (in evaluation order), None if a rule needs Python.
 
-    With `only_pending`, only the entries in `PENDING_TABLE`.
+    With `only_pending`, only the entries in `PENDING_TABLE`. With `parallel` (all entries, in a statement of their
+    own), the entries are not chosen apart from the rules' joins: PostgreSQL may then scan and join in parallel.
     """
     builder = _Builder(work_tracker_id)
     try:
@@ -164,4 +169,6 @@ def sql_decisions(rules: Sequence[Rule], work_tracker_id: str, *, only_pending: 
                 builder.add(rule)
     except _UntranslatableError:
         return None
-    return builder.decisions(only_pending)
+    if parallel and only_pending:
+        raise ValueError("parallel decisions are for all entries, not the pending ones")
+    return builder.decisions(only_pending, parallel)
