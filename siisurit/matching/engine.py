@@ -6,7 +6,8 @@ query where they translate exactly (`sql_decisions`); the entries left (rules or
 expressions) are streamed through a server-side cursor, decided in Python (`rules.first_match`) and COPYed into a
 temporary table. One statement per source then compares the decisions with the stored matches and writes the
 differences: new and changed matches, deleted matches of entries now unmatched, and `matched_at` again for matched
-entries a download changed since (marked by `matched_at` NULL).
+entries a download changed since (marked by `matched_at` NULL). In a large project (`PARALLEL_DECISIONS_FROM`) a
+complete pass is decided into a table of its own first, by a statement PostgreSQL may run in parallel.
 
 Which entries are decided: all of them when the tracker's rules or the tasks they look up changed since the last
 match (`WorkMatchState`); otherwise only the pending ones (`PENDING`: new, unmatched, or changed by a download).
