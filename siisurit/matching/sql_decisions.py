@@ -25,7 +25,7 @@ PENDING = (
 PENDING_TABLE = "siisurit_pending_entries"
 IS_PENDING = f"entry.id IN (SELECT id FROM {PENDING_TABLE})"
 # The entries are chosen first, then the rules decide (only on the chosen ones): a subquery with OFFSET is not
-# flattened into the joins; it is also planned without parallel workers.
+# flattened into the joins, which also keeps the joins out of parallel workers.
 _ENTRIES_FIRST = "OFFSET 0"
 _ENTRY_FIELDS = {"text": "text", "breadcrumb_trail": "breadcrumb_trail", "external_task_id": "external_task_id"}
 
@@ -161,6 +161,8 @@ def sql_decisions(
     With `only_pending`, only the entries in `PENDING_TABLE`. With `parallel` (all entries, in a statement of their
     own), the entries are not chosen apart from the rules' joins: PostgreSQL may then scan and join in parallel.
     """
+    if parallel and only_pending:
+        raise ValueError("parallel decisions are for all entries, not the pending ones")
     builder = _Builder(work_tracker_id)
     try:
         for rule in rules:
@@ -169,6 +171,4 @@ def sql_decisions(
                 builder.add(rule)
     except _UntranslatableError:
         return None
-    if parallel and only_pending:
-        raise ValueError("parallel decisions are for all entries, not the pending ones")
     return builder.decisions(only_pending, parallel)
