@@ -8,6 +8,7 @@ import pytest
 from django.db import connection
 
 from siisurit.errors import PermanentError
+from siisurit.matching import engine
 from siisurit.matching.service import project_match
 from siisurit.models import ApiKind, MatchOn, Project, Tracker, WorkEntry, WorkEntryMatch
 from siisurit.organization_config import organization_update
@@ -483,7 +484,10 @@ def test_rematch_stamps_entries_a_download_changed_even_if_their_match_stays(pro
     assert (summary["matched"], summary["changed"]) == (2, 0)
 
 
-def test_rematch_decides_entries_downloaded_since_and_leaves_the_others(project, kimai, github):
+@pytest.mark.parametrize("spilled", [False, True])
+def test_rematch_decides_entries_downloaded_since_and_leaves_the_others(project, kimai, github, spilled, monkeypatch):
+    if spilled:  # the pending ids pass through a temporary file, as for a tracker with millions of them
+        monkeypatch.setattr(engine, "PENDING_IN_MEMORY", 1)
     various = make_task(github, code="various", is_declared=True)
     make_work_match(github, MatchOn.ALWAYS_TO_TASK, [kimai], priority=1, target_task=various)
     earlier = [make_work_entry(kimai, text=f"earlier {number}") for number in range(4)]
